@@ -1,0 +1,1 @@
+"""Pulumi ComponentResources: each translates part of the pure plan in ``wfga`` into resources."""

@@ -1,0 +1,158 @@
+"""An Alibaba Cloud access point: VPC, EIPs and NLBs with one TCP listener per (node x service)."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import pulumi
+import pulumi_alicloud as alicloud
+
+from wfga.portplan import AccessPointPlan, LoadBalancerPlan, PortMapping, vswitch_cidr
+
+
+@dataclass(frozen=True)
+class AlicloudNlbAccessPointArgs:
+    plan: AccessPointPlan
+    provider: alicloud.Provider
+
+
+class AlicloudNlbAccessPoint(pulumi.ComponentResource):
+    """Owns everything of one access point in its region; the cluster side lives elsewhere."""
+
+    vpc_id: pulumi.Output[str]
+    route_table_id: pulumi.Output[str]
+    vswitch_ids: dict[str, pulumi.Output[str]]
+    addresses: dict[tuple[str, str, str], pulumi.Output[str]]
+    load_balancer_ids: dict[str, pulumi.Output[str]]
+
+    def __init__(self, name: str, args: AlicloudNlbAccessPointArgs, opts: pulumi.ResourceOptions | None = None) -> None:
+        super().__init__("wfga:alicloud_nlb_access_point:AlicloudNlbAccessPoint", name, None, opts)
+        self._name = name
+        self._child = pulumi.ResourceOptions(parent=self, provider=args.provider)
+        ap = args.plan.config
+        self._eip_bandwidth_mbps = ap.eip_bandwidth_mbps
+
+        self._network(args.plan)
+        self.addresses = {}
+        self.load_balancer_ids = {}
+        for lb in args.plan.load_balancers:
+            self._load_balancer(lb)
+
+        self.register_outputs(
+            {
+                "vpc_id": self.vpc_id,
+                "load_balancer_ids": self.load_balancer_ids,
+                "public_ips": {f"{lb}/{zone}": ip for (_, lb, zone), ip in self.addresses.items()},
+                "region": ap.region,
+            }
+        )
+
+    def _network(self, plan: AccessPointPlan) -> None:
+        ap = plan.config
+        if ap.vpc_id is not None and ap.vswitches is not None and ap.route_table_id is not None:
+            self.vpc_id = pulumi.Output.from_input(ap.vpc_id)
+            self.route_table_id = pulumi.Output.from_input(ap.route_table_id)
+            self.vswitch_ids = {zone: pulumi.Output.from_input(v) for zone, v in ap.vswitches.items()}
+            return
+        vpc = alicloud.vpc.Network(
+            f"{self._name}-vpc",
+            vpc_name=f"wfga-{self._name}",
+            cidr_block=str(ap.vpc_cidr),
+            description="wfga access point",
+            opts=self._child,
+        )
+        self.vpc_id = vpc.id
+        self.route_table_id = vpc.route_table_id
+        self.vswitch_ids = {
+            zone: alicloud.vpc.Switch(
+                f"{self._name}-vsw-{zone}",
+                vswitch_name=f"wfga-{self._name}-{zone}",
+                vpc_id=vpc.id,
+                zone_id=zone,
+                cidr_block=str(vswitch_cidr(ap.vpc_cidr, ap.region, zone)),
+                opts=self._child,
+            ).id
+            for zone in ap.zones
+        }
+
+    def _load_balancer(self, lb: LoadBalancerPlan) -> None:
+        prefix = f"{self._name}-{lb.key}"
+        allocation_ids: dict[str, pulumi.Input[str]] = {}
+        for zone in lb.zones:
+            pinned = lb.pinned.get(zone)
+            if pinned is not None:
+                allocation_ids[zone] = pinned.allocation_id
+                self.addresses[(lb.access_point, lb.key, zone)] = pulumi.Output.from_input(str(pinned.address))
+                continue
+            # The address is written into every node's wildfirechat.conf: never let a refactor
+            # or a stray `pulumi destroy` release it.
+            eip = alicloud.ecs.EipAddress(
+                f"{prefix}-eip-{zone}",
+                address_name=f"wfga-{prefix}-{zone}",
+                bandwidth=str(self._eip_bandwidth_mbps),
+                internet_charge_type="PayByTraffic",
+                payment_type="PayAsYouGo",
+                description=f"wfga access point {lb.access_point} {lb.key} {zone}",
+                opts=pulumi.ResourceOptions.merge(self._child, pulumi.ResourceOptions(protect=True)),
+            )
+            allocation_ids[zone] = eip.id
+            self.addresses[(lb.access_point, lb.key, zone)] = eip.ip_address
+        nlb = alicloud.nlb.LoadBalancer(
+            prefix,
+            load_balancer_name=f"wfga-{prefix}",
+            load_balancer_type="Network",
+            address_type="Internet",
+            address_ip_version="ipv4",
+            vpc_id=self.vpc_id,
+            cross_zone_enabled=True,
+            zone_mappings=[
+                alicloud.nlb.LoadBalancerZoneMappingArgs(
+                    zone_id=zone, vswitch_id=self.vswitch_ids[zone], allocation_id=allocation_ids[zone]
+                )
+                for zone in lb.zones
+            ],
+            opts=self._child,
+        )
+        self.load_balancer_ids[lb.key] = nlb.id
+        for mapping in lb.mappings:
+            self._listener(nlb, mapping)
+
+    def _listener(self, nlb: alicloud.nlb.LoadBalancer, m: PortMapping) -> None:
+        prefix = f"{self._name}-{m.key}"
+        group = alicloud.nlb.ServerGroup(
+            f"{prefix}-sg",
+            server_group_name=f"wfga-{prefix}",
+            server_group_type="Ip",
+            protocol="TCP",
+            vpc_id=self.vpc_id,
+            scheduler="Wrr",
+            health_check=alicloud.nlb.ServerGroupHealthCheckArgs(
+                health_check_enabled=True,
+                health_check_type="TCP",
+                health_check_connect_timeout=5,
+                health_check_interval=10,
+                healthy_threshold=2,
+                unhealthy_threshold=2,
+            ),
+            opts=self._child,
+        )
+        alicloud.nlb.ServerGroupServerAttachment(
+            f"{prefix}-target",
+            server_group_id=group.id,
+            server_type="Ip",
+            server_id=m.target_ip,
+            server_ip=m.target_ip,
+            port=m.target_port,
+            description=f"wfga {m.node} {m.service}",
+            opts=self._child,
+        )
+        alicloud.nlb.Listener(
+            f"{prefix}-listener",
+            load_balancer_id=nlb.id,
+            listener_protocol="TCP",
+            listener_port=m.public_port,
+            server_group_id=group.id,
+            idle_timeout=m.idle_timeout_s,
+            listener_description=f"wfga {m.access_point} {m.node} {m.service}",
+            opts=self._child,
+        )

@@ -1,0 +1,1 @@
+"""wfga's pure core: configuration, port plan, address strings, offline plan and command line."""

@@ -1,0 +1,5 @@
+import sys
+
+from wfga.cli import main
+
+sys.exit(main())

@@ -1,0 +1,350 @@
+"""The stack configuration contract: one pydantic model per concern, validated before any resource.
+
+Every key lives under the ``wfga:`` namespace of a Pulumi stack (or project-level config in
+``Pulumi.yaml``).  :func:`parse_stack_config` takes the raw values (already decoded from YAML or
+JSON) and returns a :class:`StackConfig`, or raises :class:`ConfigError` whose message names the
+key path in the stack file and how to fix it.
+"""
+
+from __future__ import annotations
+
+import ipaddress
+import re
+from collections.abc import Mapping
+from typing import Annotated, Any, Literal
+
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
+
+NAMESPACE = "wfga"
+
+# Alibaba NLB accepts idle timeouts of 1..900 s; the article asks for at least ten minutes on
+# long-link and WebSocket mappings because client heartbeats can be that slow.
+MIN_IDLE_TIMEOUT_S = 600
+MAX_IDLE_TIMEOUT_S = {"alicloud": 900}
+DEFAULT_LISTENER_QUOTA = 50
+MAX_NLB_ZONES = 10
+MIN_NLB_ZONES = 2
+
+_NAME = r"^[a-z][a-z0-9-]{0,30}[a-z0-9]$"
+_ZONE = {"alicloud": r"^[a-z]{2}-[a-z0-9-]+-[a-z0-9]+$"}
+_REGION = {"alicloud": r"^[a-z]{2}-[a-z0-9-]+$"}
+
+Name = Annotated[str, Field(pattern=_NAME, description="lower-case letters, digits and dashes")]
+Port = Annotated[int, Field(ge=1, le=65535)]
+
+
+class ConfigError(Exception):
+    """A user mistake in the stack configuration; the message is meant to be printed as is."""
+
+    def __init__(self, problems: list[str]) -> None:
+        self.problems = problems
+        super().__init__("\n".join(problems))
+
+    def __str__(self) -> str:
+        lines = ["invalid wfga configuration:"]
+        lines += [f"  - {p}" for p in self.problems]
+        return "\n".join(lines)
+
+
+class _Model(BaseModel):
+    model_config = ConfigDict(extra="forbid", frozen=True, strict=False)
+
+
+class ServicePorts(_Model):
+    """The three ports of a WildFire IM node, or the base of an access point's port ranges."""
+
+    short: Port = Field(description="HTTP short link")
+    long: Port = Field(description="TCP long link (modified MQTT)")
+    ws: Port = Field(description="WebSocket")
+
+    @model_validator(mode="after")
+    def _distinct(self) -> ServicePorts:
+        if len({self.short, self.long, self.ws}) != 3:
+            raise ValueError("short, long and ws must be three different ports")
+        return self
+
+    def as_dict(self) -> dict[str, int]:
+        return {"short": self.short, "long": self.long, "ws": self.ws}
+
+
+DEFAULT_SERVICE_PORTS = ServicePorts(short=80, long=1883, ws=8083)
+DEFAULT_PORT_BASE = ServicePorts(short=80, long=1880, ws=8080)
+
+
+class Node(_Model):
+    name: Name
+    slot: int = Field(ge=1, le=9999, description="stable position of the node on every access point")
+    private_ip: ipaddress.IPv4Address
+
+
+class Cluster(_Model):
+    """The WildFire IM cluster in region A, which wfga never creates, only connects to."""
+
+    name: Name
+    cloud: Literal["alicloud"]
+    region: str
+    vpc_id: str = Field(min_length=1)
+    cidr: ipaddress.IPv4Network
+    route_table_id: str = Field(min_length=1)
+    attach_vswitches: dict[str, str] = Field(
+        default_factory=dict, description="zone -> vSwitch id used by the CEN VPC attachment"
+    )
+    security_group_id: str | None = None
+    service_ports: ServicePorts = DEFAULT_SERVICE_PORTS
+    nodes: list[Node] = Field(min_length=1)
+
+    @field_validator("cidr", mode="before")
+    @classmethod
+    def _strict_cidr(cls, v: Any) -> Any:
+        return _parse_network(v)
+
+    @model_validator(mode="after")
+    def _check(self) -> Cluster:
+        _check_region(self.cloud, self.region)
+        for zone in self.attach_vswitches:
+            _check_zone(self.cloud, self.region, zone, "attach_vswitches")
+        for key in ("name", "slot", "private_ip"):
+            seen: set[object] = set()
+            for node in self.nodes:
+                value = getattr(node, key)
+                if value in seen:
+                    raise ValueError(f"nodes: two nodes share {key} {value}; each node needs its own")
+                seen.add(value)
+        for node in self.nodes:
+            if node.private_ip not in self.cidr:
+                raise ValueError(
+                    f"nodes: {node.name} has private_ip {node.private_ip}, outside cidr {self.cidr}; "
+                    "fix the IP or the cluster cidr"
+                )
+        return self
+
+
+class PinnedEip(_Model):
+    """An EIP that already exists: its address is known before deployment and wfga never owns it."""
+
+    load_balancer: int = Field(ge=1, description="load balancer number (nlb-N) it belongs to")
+    zone: str
+    allocation_id: str = Field(min_length=1)
+    address: ipaddress.IPv4Address
+
+
+class AccessPoint(_Model):
+    """An L4 entry point in a remote region that forwards one public port per (node x service)."""
+
+    name: Name
+    cloud: Literal["alicloud"]
+    region: str
+    kind: Literal["nlb"] = "nlb"
+    link: Literal["cen", "existing"] = "cen"
+    vpc_cidr: ipaddress.IPv4Network
+    vpc_id: str | None = None
+    vswitches: dict[str, str] | None = Field(default=None, description="zone -> existing vSwitch id")
+    route_table_id: str | None = None
+    zones: list[str]
+    port_base: ServicePorts = DEFAULT_PORT_BASE
+    idle_timeout_s: int = 900
+    listener_quota: int = Field(default=DEFAULT_LISTENER_QUOTA, ge=3, le=1000)
+    cen_bandwidth_mbps: int = Field(default=100, ge=1, le=10000, description="cap of the CEN peer link")
+    eip_bandwidth_mbps: int = Field(default=200, ge=1, le=10000, description="cap of each EIP")
+    pinned_eips: list[PinnedEip] = Field(default_factory=list)
+
+    @field_validator("vpc_cidr", mode="before")
+    @classmethod
+    def _strict_cidr(cls, v: Any) -> Any:
+        return _parse_network(v)
+
+    @model_validator(mode="after")
+    def _check(self) -> AccessPoint:
+        _check_region(self.cloud, self.region)
+        if not MIN_NLB_ZONES <= len(self.zones) <= MAX_NLB_ZONES:
+            raise ValueError(f"zones: an NLB spans {MIN_NLB_ZONES} to {MAX_NLB_ZONES} zones, got {len(self.zones)}")
+        if len(set(self.zones)) != len(self.zones):
+            raise ValueError("zones: a zone is listed twice")
+        for zone in self.zones:
+            _check_zone(self.cloud, self.region, zone, "zones")
+        existing = (self.vpc_id, self.vswitches, self.route_table_id)
+        if any(v is not None for v in existing) and not all(v is not None for v in existing):
+            raise ValueError(
+                "an existing VPC needs vpc_id, vswitches and route_table_id together; "
+                "leave all three out to let wfga create the VPC"
+            )
+        if self.vswitches is not None and set(self.vswitches) != set(self.zones):
+            raise ValueError(
+                f"vswitches: give exactly one vSwitch per zone in zones {self.zones}, got {sorted(self.vswitches)}"
+            )
+        if self.vpc_id is None and self.vpc_cidr.prefixlen > 23:
+            raise ValueError(
+                f"vpc_cidr: {self.vpc_cidr} is too small to split into per-zone vSwitches; use /23 or larger"
+            )
+        limit = MAX_IDLE_TIMEOUT_S[self.cloud]
+        if not MIN_IDLE_TIMEOUT_S <= self.idle_timeout_s <= limit:
+            raise ValueError(
+                f"idle_timeout_s: {self.idle_timeout_s} is outside {MIN_IDLE_TIMEOUT_S}..{limit}; "
+                f"long links need at least {MIN_IDLE_TIMEOUT_S} s and {self.cloud} NLB allows at most {limit} s"
+            )
+        seen: set[tuple[int, str]] = set()
+        for i, eip in enumerate(self.pinned_eips):
+            if eip.zone not in self.zones:
+                raise ValueError(f"pinned_eips[{i}].zone: {eip.zone} is not one of zones {self.zones}")
+            key = (eip.load_balancer, eip.zone)
+            if key in seen:
+                raise ValueError(f"pinned_eips[{i}]: nlb-{eip.load_balancer} {eip.zone} is pinned twice")
+            seen.add(key)
+        return self
+
+    @property
+    def nodes_per_load_balancer(self) -> int:
+        return self.listener_quota // 3
+
+
+class StackConfig(_Model):
+    """Everything one stack reads; see the README for the per-region layout."""
+
+    layout: Literal["all-in-one", "core", "region"] = "all-in-one"
+    core_stack: str | None = Field(
+        default=None, description="fully qualified name of the core stack (org/project/stack)"
+    )
+    cluster: Cluster
+    access_points: list[AccessPoint] = Field(default_factory=list)
+
+    @model_validator(mode="after")
+    def _check(self) -> StackConfig:
+        if self.layout == "region" and not self.core_stack:
+            raise ValueError("core_stack: a region stack needs wfga:core_stack, e.g. organization/wfga/core")
+        if self.layout != "region" and self.core_stack:
+            raise ValueError("core_stack: only a stack with wfga:layout region references a core stack")
+        if self.layout == "core" and self.access_points:
+            raise ValueError(
+                "access_points: the core stack owns the shared CEN pieces only; "
+                "move access points to their region stacks"
+            )
+        if self.layout == "region" and not self.access_points:
+            raise ValueError("access_points: a region stack needs at least one access point")
+        names = [ap.name for ap in self.access_points]
+        for name in names:
+            if names.count(name) > 1:
+                raise ValueError(f"access_points: the name {name} is used twice")
+        return self
+
+
+_TOP_KEYS = {f"{NAMESPACE}:{key}" for key in StackConfig.model_fields}
+
+
+def _parse_network(v: Any) -> Any:
+    if isinstance(v, str):
+        try:
+            return ipaddress.IPv4Network(v, strict=True)
+        except ValueError as err:
+            raise ValueError(f"{v!r} is not an IPv4 network in CIDR form with host bits zero ({err})") from None
+    return v
+
+
+def _check_region(cloud: str, region: str) -> None:
+    if not re.match(_REGION[cloud], region):
+        raise ValueError(f"region: {region!r} is not a {cloud} region id such as ap-southeast-1")
+
+
+def _check_zone(cloud: str, region: str, zone: str, key: str) -> None:
+    if not re.match(_ZONE[cloud], zone) or not zone.startswith(region):
+        raise ValueError(f"{key}: {zone!r} is not a zone of {region} (expected e.g. {region}a or {region}-a)")
+
+
+def _cross_checks(cfg: StackConfig) -> list[str]:
+    """Rules that span the cluster and the access points."""
+    problems: list[str] = []
+    networks = [(f"{NAMESPACE}:cluster.cidr", cfg.cluster.cidr)] + [
+        (f"{NAMESPACE}:access_points[{i}] ({ap.name}).vpc_cidr", ap.vpc_cidr) for i, ap in enumerate(cfg.access_points)
+    ]
+    for a in range(len(networks)):
+        for b in range(a + 1, len(networks)):
+            (path_a, net_a), (path_b, net_b) = networks[a], networks[b]
+            if net_a.overlaps(net_b):
+                problems.append(
+                    f"{path_b}: {net_b} overlaps {path_a} {net_a}; routed networks must not overlap, pick a free range"
+                )
+    for i, ap in enumerate(cfg.access_points):
+        path = f"{NAMESPACE}:access_points[{i}] ({ap.name})"
+        if ap.link == "cen" and ap.cloud != cfg.cluster.cloud:
+            problems.append(
+                f"{path}.link: cen connects two Alibaba Cloud VPCs; with a {cfg.cluster.cloud} cluster use "
+                "link: existing"
+            )
+        if ap.link == "cen" and not cfg.cluster.attach_vswitches:
+            problems.append(
+                f"{NAMESPACE}:cluster.attach_vswitches: link cen on {ap.name} attaches the cluster VPC to a "
+                "transit router; give one vSwitch per zone, e.g. {cn-hangzhou-h: vsw-...}"
+            )
+    if cfg.layout == "core" and not cfg.cluster.attach_vswitches:
+        problems.append(
+            f"{NAMESPACE}:cluster.attach_vswitches: the core stack attaches the cluster VPC to CEN; "
+            "give one vSwitch per zone"
+        )
+    return problems
+
+
+def _loc_to_path(loc: tuple[int | str, ...], raw: Mapping[str, Any]) -> str:
+    """Turn a pydantic error location into the key path a user sees in the stack file."""
+    if not loc:
+        return f"{NAMESPACE}:"
+    head, *rest = loc
+    path = f"{NAMESPACE}:{head}"
+    node: Any = raw.get(str(head))
+    for part in rest:
+        if isinstance(part, int):
+            path += f"[{part}]"
+            node = node[part] if isinstance(node, list) and part < len(node) else None
+            if isinstance(node, Mapping) and isinstance(node.get("name"), str):
+                path += f" ({node['name']})"
+        else:
+            path += f".{part}"
+            node = node.get(part) if isinstance(node, Mapping) else None
+    return path
+
+
+def _message(err: Mapping[str, Any]) -> str:
+    msg = str(err["msg"])
+    for prefix in ("Value error, ", "Assertion failed, "):
+        msg = msg.removeprefix(prefix)
+    if err["type"] == "extra_forbidden":
+        return "unknown key; check its spelling against the README's field list"
+    if err["type"] == "missing":
+        return "required key is missing"
+    if err["type"] == "literal_error":
+        return f"{msg} (got {err.get('input')!r})"
+    return msg
+
+
+_FIELD_PREFIX = re.compile(r"^([a-z_]+(?:\[\d+\])?(?:\.[a-z_]+)?): (.*)$", re.S)
+
+
+def _problem(path: str, message: str) -> str:
+    # Model-level checks start their message with the field they are about; fold it into the path.
+    match = _FIELD_PREFIX.match(message)
+    if match:
+        sep = "" if match.group(1).startswith("[") else "."
+        return f"{path}{sep}{match.group(1)}: {match.group(2)}"
+    return f"{path}: {message}"
+
+
+def parse_stack_config(values: Mapping[str, Any]) -> StackConfig:
+    """Validate the stack's ``wfga:*`` values (namespaced keys, decoded values).
+
+    Keys of other namespaces (``alicloud:region`` and the like) are ignored.
+    """
+    ours = {k: v for k, v in values.items() if k.startswith(f"{NAMESPACE}:")}
+    problems = [
+        f"{k}: unknown key; wfga reads {', '.join(sorted(_TOP_KEYS))}" for k in sorted(ours) if k not in _TOP_KEYS
+    ]
+    raw = {k.split(":", 1)[1]: v for k, v in ours.items() if k in _TOP_KEYS}
+    if "cluster" not in raw:
+        problems.append(f"{NAMESPACE}:cluster: required key is missing; describe the IM cluster (see README)")
+    if problems:
+        raise ConfigError(problems)
+    try:
+        cfg = StackConfig.model_validate(raw)
+    except ValidationError as err:
+        raise ConfigError([_problem(_loc_to_path(tuple(e["loc"]), raw), _message(e)) for e in err.errors()]) from None
+    problems = _cross_checks(cfg)
+    if problems:
+        raise ConfigError(problems)
+    return cfg

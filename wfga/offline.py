@@ -1,0 +1,286 @@
+"""The offline plan: run ``__main__.py`` unchanged under Pulumi's mock runtime and record everything.
+
+No CLI, no plugin, no credentials, no network.  The mocks answer every resource with its inputs
+plus the attributes only the cloud would assign (ids, addresses), generated deterministically from
+the resource's type and name so the same resource gets the same placeholder in every stack and run.
+Unknown resource types and unknown invokes fail loudly rather than return something plausible.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import hashlib
+import ipaddress
+import json
+import os
+import runpy
+import subprocess
+import sys
+from collections.abc import Callable, Iterator
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+from typing import Any
+
+import pulumi
+from pulumi.runtime import mocks as pulumi_mocks
+from pulumi.runtime import rpc, settings
+from pulumi.runtime.stack import wait_for_rpcs
+
+from wfga.config import parse_stack_config
+from wfga.portplan import plan_stack
+from wfga.stackfile import StackValues, load_stack, stack_path
+
+# Documentation ranges (RFC 5737): obviously not real, and never routed.
+PLACEHOLDER_NETWORKS = tuple(ipaddress.IPv4Network(n) for n in ("198.51.100.0/24", "203.0.113.0/24", "192.0.2.0/24"))
+_PLACEHOLDER_POOL = [str(ip) for net in PLACEHOLDER_NETWORKS for ip in net.hosts()]
+
+MAX_REFERENCE_DEPTH = 4
+
+
+class OfflineError(Exception):
+    """The program asked the mocks for something they do not model; a bug in wfga, not the user's."""
+
+
+# Per resource type: the id prefix and the output attributes the cloud assigns, by kind.
+# "ipv4": a public placeholder address; "dns": a placeholder host name; other strings: an id
+# with that prefix.  Every other output comes from the inputs, as the provider would echo them.
+ASSIGNED: dict[str, tuple[str, dict[str, str]]] = {
+    "alicloud:vpc/network:Network": ("vpc-", {"routeTableId": "vtb-", "routerId": "vrt-"}),
+    "alicloud:vpc/switch:Switch": ("vsw-", {}),
+    "alicloud:vpc/routeEntry:RouteEntry": ("rte-", {}),
+    "alicloud:ecs/eipAddress:EipAddress": ("eip-", {"ipAddress": "ipv4"}),
+    "alicloud:ecs/securityGroupRule:SecurityGroupRule": ("sgr-", {}),
+    "alicloud:nlb/loadBalancer:LoadBalancer": ("nlb-", {"dnsName": "dns"}),
+    "alicloud:nlb/serverGroup:ServerGroup": ("sgp-", {}),
+    "alicloud:nlb/serverGroupServerAttachment:ServerGroupServerAttachment": ("sgpatt-", {}),
+    "alicloud:nlb/listener:Listener": ("lsn-", {}),
+    "alicloud:cen/instance:Instance": ("cen-", {}),
+    "alicloud:cen/transitRouter:TransitRouter": ("trid-", {"transitRouterId": "tr-"}),
+    "alicloud:cen/transitRouterRouteTable:TransitRouterRouteTable": (
+        "trrt-",
+        {"transitRouterRouteTableId": "vtb-"},
+    ),
+    "alicloud:cen/transitRouterVpcAttachment:TransitRouterVpcAttachment": (
+        "trva-",
+        {"transitRouterAttachmentId": "tr-attach-"},
+    ),
+    "alicloud:cen/transitRouterPeerAttachment:TransitRouterPeerAttachment": (
+        "trpa-",
+        {"transitRouterAttachmentId": "tr-attach-"},
+    ),
+    "alicloud:cen/transitRouterRouteTableAssociation:TransitRouterRouteTableAssociation": ("trassoc-", {}),
+    "alicloud:cen/transitRouterRouteTablePropagation:TransitRouterRouteTablePropagation": ("trprop-", {}),
+}
+
+
+@dataclass
+class ResourceRecord:
+    urn: str
+    type: str
+    name: str
+    parent: str
+    dependencies: list[str]
+    protect: bool
+    provider: str
+    id: str
+    inputs: dict[str, Any]
+    state: dict[str, Any]
+    custom: bool
+
+
+@dataclass
+class Plan:
+    stack: str
+    resources: list[ResourceRecord]
+    outputs: dict[str, Any]
+    placeholders: list[str] = field(default_factory=list)
+
+    def to_json(self) -> dict[str, Any]:
+        return {
+            "stack": self.stack,
+            "resources": [asdict(r) for r in self.resources],
+            "outputs": self.outputs,
+            "placeholders": sorted(self.placeholders),
+        }
+
+    def of_type(self, type_: str) -> list[ResourceRecord]:
+        return [r for r in self.resources if r.type == type_]
+
+    def by_urn(self) -> dict[str, ResourceRecord]:
+        return {r.urn: r for r in self.resources}
+
+    def children(self, parent_urn: str) -> Iterator[ResourceRecord]:
+        return (r for r in self.resources if r.parent == parent_urn)
+
+
+StackResolver = Callable[[str], dict[str, Any]]
+
+
+class WfgaMocks(pulumi.runtime.Mocks):
+    def __init__(self, resolve_stack: StackResolver) -> None:
+        self._resolve_stack = resolve_stack
+        self._used_ips: set[str] = set()
+        self.placeholders: set[str] = set()
+
+    def _digest(self, *parts: str) -> str:
+        return hashlib.sha256("\0".join(parts).encode()).hexdigest()
+
+    def _id(self, prefix: str, type_: str, name: str, attr: str = "") -> str:
+        value = prefix + self._digest(type_, name, attr)[:17]
+        self.placeholders.add(value)
+        return value
+
+    def _ipv4(self, type_: str, name: str) -> str:
+        # Keyed on type and name, not stack: the demo and the per-region stacks name an EIP alike
+        # and so agree on its placeholder.  Linear probing keeps addresses unique within a run.
+        start = int(self._digest(type_, name), 16) % len(_PLACEHOLDER_POOL)
+        for step in range(len(_PLACEHOLDER_POOL)):
+            candidate = _PLACEHOLDER_POOL[(start + step) % len(_PLACEHOLDER_POOL)]
+            if candidate not in self._used_ips:
+                self._used_ips.add(candidate)
+                self.placeholders.add(candidate)
+                return candidate
+        raise OfflineError("ran out of placeholder addresses")
+
+    def new_resource(self, args: pulumi.runtime.MockResourceArgs) -> tuple[str | None, dict[str, Any]]:
+        if args.typ == "pulumi:pulumi:StackReference":
+            name = str(args.inputs["name"])
+            return (name, {"name": name, "outputs": self._resolve_stack(name), "secretOutputNames": []})
+        if args.typ.startswith("pulumi:providers:"):
+            return (self._id("provider-", args.typ, args.name), dict(args.inputs))
+        if not args.custom:
+            return ("", {})  # a component: the engine keeps no state for it
+        known = ASSIGNED.get(args.typ)
+        if known is None:
+            raise OfflineError(f"the offline plan does not model resource type {args.typ} ({args.name})")
+        prefix, attributes = known
+        state = dict(args.inputs)
+        for attr, kind in attributes.items():
+            if kind == "ipv4":
+                state[attr] = self._ipv4(args.typ, args.name)
+            elif kind == "dns":
+                state[attr] = f"{self._digest(args.typ, args.name)[:12]}.placeholder.invalid"
+                self.placeholders.add(state[attr])
+            else:
+                state[attr] = self._id(kind, args.typ, args.name, attr)
+        return (self._id(prefix, args.typ, args.name), state)
+
+    def call(self, args: pulumi.runtime.MockCallArgs) -> tuple[dict[str, Any], list[tuple[str, str]]]:
+        raise OfflineError(f"the offline plan does not model invoke {args.token}")
+
+
+class RecordingMonitor(pulumi_mocks.MockMonitor):
+    """Sees what the engine would: parent, dependencies, protect and provider of each resource."""
+
+    def __init__(self, mocks: WfgaMocks) -> None:
+        super().__init__(mocks)
+        self.records: list[ResourceRecord] = []
+
+    def _record(self, urn: str, request: Any, inputs: dict[str, Any], custom: bool) -> None:
+        registration = self.resources.get(urn)
+        self.records.append(
+            ResourceRecord(
+                urn=urn,
+                type=request.type,
+                name=request.name,
+                parent=request.parent,
+                dependencies=list(getattr(request, "dependencies", [])),
+                protect=bool(getattr(request, "protect", False)),
+                provider=request.provider,
+                id=(registration.id or "") if registration else "",
+                inputs=inputs,
+                state=dict(registration.state) if registration and registration.state else {},
+                custom=custom,
+            )
+        )
+
+    def RegisterResource(self, request: Any) -> Any:
+        response = super().RegisterResource(request)  # type: ignore[no-untyped-call]
+        if request.type != "pulumi:pulumi:Stack":
+            inputs = rpc.deserialize_properties(request.object)
+            self._record(response.urn, request, inputs, bool(request.custom))
+        return response
+
+    def ReadResource(self, request: Any) -> Any:
+        response = super().ReadResource(request)  # type: ignore[no-untyped-call]
+        self._record(response.urn, request, rpc.deserialize_properties(request.properties), True)
+        return response
+
+
+def _config_text(value: Any) -> str:
+    return value if isinstance(value, str) else json.dumps(value)
+
+
+def _resolve_outputs(outputs: dict[str, Any], loop: asyncio.AbstractEventLoop) -> dict[str, Any]:
+    async def resolve() -> dict[str, Any]:
+        resolved = {}
+        for key, value in outputs.items():
+            resolved[key] = await pulumi.Output.from_input(value).future()
+        return resolved
+
+    return loop.run_until_complete(resolve())
+
+
+def stack_resolver(root: Path, depth: int) -> StackResolver:
+    """Resolve a StackReference to a stack of this project by planning that stack's file offline.
+
+    Run in a child process: the mock runtime is process-global and busy with the referring stack.
+    """
+
+    def resolve(name: str) -> dict[str, Any]:
+        stack = name.rsplit("/", 1)[-1]
+        path = stack_path(root, stack)
+        if not path.is_file():
+            raise OfflineError(f"StackReference {name}: no stack file {path} to plan offline")
+        if depth >= MAX_REFERENCE_DEPTH:
+            raise OfflineError(f"StackReference {name}: references nest deeper than {MAX_REFERENCE_DEPTH}")
+        env = dict(os.environ, WFGA_REFERENCE_DEPTH=str(depth + 1))
+        proc = subprocess.run(
+            [sys.executable, "-m", "wfga", "plan", "--config-file", str(path), "--json", "-", "--quiet"],
+            cwd=root,
+            env=env,
+            capture_output=True,
+            text=True,
+            check=False,
+        )
+        if proc.returncode != 0:
+            raise OfflineError(f"StackReference {name}: planning {path} failed:\n{proc.stderr.strip()}")
+        outputs: dict[str, Any] = json.loads(proc.stdout)["outputs"]
+        return outputs
+
+    return resolve
+
+
+def run_program(stack: StackValues, root: Path, resolver: StackResolver | None = None) -> Plan:
+    """Validate, then run ``root/__main__.py`` under the mocks; raises ConfigError on bad config."""
+    plan_stack(parse_stack_config(stack.values))  # every user mistake surfaces before the program runs
+    depth = int(os.environ.get("WFGA_REFERENCE_DEPTH", "0"))
+    mocks = WfgaMocks(resolver or stack_resolver(root, depth))
+    monitor = RecordingMonitor(mocks)
+    loop = asyncio.new_event_loop()
+    asyncio.set_event_loop(loop)
+    try:
+        settings.reset_options()
+        pulumi.runtime.set_all_config({k: _config_text(v) for k, v in stack.values.items()}, sorted(stack.secret_keys))
+        pulumi.runtime.set_mocks(mocks, project="wfga", stack=stack.stack, preview=False, monitor=monitor)
+        sys.path.insert(0, str(root))
+        try:
+            runpy.run_path(str(root / "__main__.py"), run_name="__main__")
+            loop.run_until_complete(wait_for_rpcs())
+        finally:
+            sys.path.remove(str(root))
+        stack_resource = settings.get_root_resource()
+        outputs = _resolve_outputs(dict(getattr(stack_resource, "outputs", {})), loop)
+    finally:
+        asyncio.set_event_loop(None)
+        loop.close()
+    return Plan(
+        stack=stack.stack,
+        resources=monitor.records,
+        outputs=json.loads(json.dumps(outputs)),
+        placeholders=sorted(mocks.placeholders),
+    )
+
+
+def plan_stack_file(stack_file: Path, root: Path) -> Plan:
+    return run_program(load_stack(stack_file, root), root)

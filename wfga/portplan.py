@@ -1,0 +1,253 @@
+"""The port plan: which public port on which load balancer forwards to which node and service.
+
+Pure functions of the configuration.  The rules that keep users on the right node:
+
+* a node's public ports come from its ``slot`` (``port_base + slot``), never its list position;
+* a node's load balancer is ``nlb-(1 + (slot - 1) // per_lb)`` with ``per_lb = quota // 3``: it
+  depends on the node's own slot only, so adding or removing other nodes never moves it, and
+  dense slots ``1..n`` need the fewest load balancers, ``ceil(n / per_lb)``;
+* every backup entry of node K is an address of the load balancer that carries node K.
+"""
+
+from __future__ import annotations
+
+import ipaddress
+from collections.abc import Mapping
+from dataclasses import dataclass
+
+from wfga.config import NAMESPACE, AccessPoint, Cluster, ConfigError, PinnedEip, StackConfig
+
+SERVICES = ("short", "long", "ws")
+
+
+@dataclass(frozen=True)
+class PortMapping:
+    """One listener: ``public_port`` on every address of ``load_balancer`` -> node's service port."""
+
+    access_point: str
+    load_balancer: str
+    node: str
+    service: str
+    public_port: int
+    target_ip: str
+    target_port: int
+    idle_timeout_s: int
+
+    @property
+    def key(self) -> str:
+        """Stable resource-name suffix: node and service, never a position."""
+        return f"{self.node}-{self.service}"
+
+
+@dataclass(frozen=True)
+class LoadBalancerPlan:
+    access_point: str
+    number: int
+    zones: tuple[str, ...]
+    nodes: tuple[str, ...]
+    mappings: tuple[PortMapping, ...]
+    pinned: Mapping[str, PinnedEip]
+
+    @property
+    def key(self) -> str:
+        return f"nlb-{self.number}"
+
+
+@dataclass(frozen=True)
+class AccessPointPlan:
+    config: AccessPoint
+    load_balancers: tuple[LoadBalancerPlan, ...]
+
+    @property
+    def name(self) -> str:
+        return self.config.name
+
+    def load_balancer_of(self, node: str) -> LoadBalancerPlan:
+        for lb in self.load_balancers:
+            if node in lb.nodes:
+                return lb
+        raise KeyError(node)
+
+    @property
+    def mappings(self) -> tuple[PortMapping, ...]:
+        return tuple(m for lb in self.load_balancers for m in lb.mappings)
+
+
+def load_balancer_number(slot: int, listener_quota: int) -> int:
+    return 1 + (slot - 1) // (listener_quota // 3)
+
+
+def public_ports(ap: AccessPoint, slot: int) -> dict[str, int]:
+    return {service: base + slot for service, base in ap.port_base.as_dict().items()}
+
+
+def plan_access_point(cluster: Cluster, ap: AccessPoint, index: int) -> AccessPointPlan:
+    path = f"{NAMESPACE}:access_points[{index}] ({ap.name})"
+    problems: list[str] = []
+    groups: dict[int, list[PortMapping]] = {}
+    members: dict[int, list[str]] = {}
+    for node in sorted(cluster.nodes, key=lambda n: n.slot):
+        number = load_balancer_number(node.slot, ap.listener_quota)
+        ports = public_ports(ap, node.slot)
+        for service in SERVICES:
+            if ports[service] > 65535:
+                problems.append(
+                    f"{path}.port_base.{service}: node {node.name} (slot {node.slot}) would get public port "
+                    f"{ports[service]} > 65535; lower port_base.{service}"
+                )
+        members.setdefault(number, []).append(node.name)
+        groups.setdefault(number, []).extend(
+            PortMapping(
+                access_point=ap.name,
+                load_balancer=f"nlb-{number}",
+                node=node.name,
+                service=service,
+                public_port=ports[service],
+                target_ip=str(node.private_ip),
+                target_port=getattr(cluster.service_ports, service),
+                idle_timeout_s=ap.idle_timeout_s,
+            )
+            for service in SERVICES
+        )
+    for number, mappings in groups.items():
+        owner: dict[int, PortMapping] = {}
+        for m in mappings:
+            other = owner.get(m.public_port)
+            if other is not None:
+                problems.append(
+                    f"{path}.port_base: public port {m.public_port} on nlb-{number} would serve both "
+                    f"{other.node}/{other.service} and {m.node}/{m.service}; space the bases so the "
+                    "short, long and ws ranges do not overlap"
+                )
+            owner[m.public_port] = m
+    for i, eip in enumerate(ap.pinned_eips):
+        if eip.load_balancer not in groups:
+            problems.append(
+                f"{path}.pinned_eips[{i}].load_balancer: nlb-{eip.load_balancer} carries no node; "
+                f"in use: {', '.join(f'nlb-{n}' for n in sorted(groups))}"
+            )
+    if problems:
+        raise ConfigError(problems)
+    return AccessPointPlan(
+        config=ap,
+        load_balancers=tuple(
+            LoadBalancerPlan(
+                access_point=ap.name,
+                number=number,
+                zones=tuple(ap.zones),
+                nodes=tuple(members[number]),
+                mappings=tuple(groups[number]),
+                pinned={e.zone: e for e in ap.pinned_eips if e.load_balancer == number},
+            )
+            for number in sorted(groups)
+        ),
+    )
+
+
+def plan_stack(cfg: StackConfig) -> list[AccessPointPlan]:
+    """The whole plan, or a ConfigError listing every problem; call before any resource exists."""
+    plans: list[AccessPointPlan] = []
+    problems: list[str] = []
+    for i, ap in enumerate(cfg.access_points):
+        try:
+            plans.append(plan_access_point(cfg.cluster, ap, i))
+        except ConfigError as err:
+            problems += err.problems
+        if ap.vpc_id is None:
+            for zone in ap.zones:
+                try:
+                    vswitch_cidr(ap.vpc_cidr, ap.region, zone)
+                except ValueError as err:
+                    problems.append(f"{NAMESPACE}:access_points[{i}] ({ap.name}).zones: {err}")
+    pinned: dict[str, str] = {}
+    for ap in cfg.access_points:
+        for eip in ap.pinned_eips:
+            where = f"{ap.name} nlb-{eip.load_balancer} {eip.zone}"
+            for value in (str(eip.address), eip.allocation_id):
+                if value in pinned:
+                    problems.append(
+                        f"{NAMESPACE}:access_points ({ap.name}).pinned_eips: {value} is pinned for both "
+                        f"{pinned[value]} and {where}; an EIP binds to one zone of one load balancer"
+                    )
+                pinned[value] = where
+    if problems:
+        raise ConfigError(problems)
+    return plans
+
+
+def vswitch_cidr(vpc_cidr: ipaddress.IPv4Network, region: str, zone: str) -> ipaddress.IPv4Network:
+    """The vSwitch range wfga gives a zone of a VPC it creates.
+
+    Derived from the zone's letter (``...-1a`` -> 0, ``...-h`` -> 7), not its position in the list,
+    so reordering ``zones`` never re-addresses a vSwitch.  The VPC is cut into 32 equal parts.
+    """
+    suffix = zone[len(region) :].lstrip("-")
+    if len(suffix) != 1 or not "a" <= suffix <= "z":
+        raise ValueError(
+            f"cannot derive a vSwitch range from zone {zone!r}; create the VPC yourself and give "
+            "vpc_id, vswitches and route_table_id"
+        )
+    index = ord(suffix) - ord("a")
+    return list(vpc_cidr.subnets(prefixlen_diff=5))[index]
+
+
+def entry(address: str, ports: Mapping[str, int]) -> str:
+    """One ``IP:SHORT:LONG:WS`` item of ``server.backup_address``."""
+    ipaddress.IPv4Address(address)  # WildFire only documents literal IPv4 addresses here
+    return f"{address}:{ports['short']}:{ports['long']}:{ports['ws']}"
+
+
+def backup_entries(
+    cluster: Cluster,
+    plans: list[AccessPointPlan],
+    addresses: Mapping[tuple[str, str, str], str],
+) -> dict[str, list[dict[str, str]]]:
+    """Every node's entries, access points in config order, then zones in config order.
+
+    ``addresses`` maps (access point, load balancer key, zone) to the public IPv4 address.
+    Each item is ``{"access_point": ..., "entry": "ip:s:l:w"}`` so region stacks can be merged.
+    """
+    result: dict[str, list[dict[str, str]]] = {}
+    for node in cluster.nodes:
+        items: list[dict[str, str]] = []
+        for plan in plans:
+            lb = plan.load_balancer_of(node.name)
+            ports = public_ports(plan.config, node.slot)
+            for zone in lb.zones:
+                items.append({"access_point": plan.name, "entry": entry(addresses[(plan.name, lb.key, zone)], ports)})
+        result[node.name] = items
+    return result
+
+
+def backup_address(entries: list[str]) -> str:
+    return ",".join(entries)
+
+
+def node_config_line(entries: list[str]) -> str:
+    """The line to put in the node's ``wildfirechat.conf``."""
+    return f"server.backup_address  {backup_address(entries)}"
+
+
+def port_map_rows(
+    plans: list[AccessPointPlan], addresses: Mapping[tuple[str, str, str], str]
+) -> list[dict[str, str | int]]:
+    """One row per public ip:port, i.e. per mapping and address of its load balancer."""
+    rows: list[dict[str, str | int]] = []
+    for plan in plans:
+        for lb in plan.load_balancers:
+            for m in lb.mappings:
+                for zone in lb.zones:
+                    rows.append(
+                        {
+                            "access_point": plan.name,
+                            "load_balancer": lb.key,
+                            "zone": zone,
+                            "public_ip": addresses[(plan.name, lb.key, zone)],
+                            "public_port": m.public_port,
+                            "node": m.node,
+                            "service": m.service,
+                            "target_ip": m.target_ip,
+                            "target_port": m.target_port,
+                        }
+                    )
+    return rows
