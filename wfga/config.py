@@ -321,7 +321,7 @@ def _problem(path: str, message: str) -> str:
     # Model-level checks start their message with the field they are about; fold it into the path.
     match = _FIELD_PREFIX.match(message)
     if match:
-        sep = "" if match.group(1).startswith("[") else "."
+        sep = "" if match.group(1).startswith("[") or path.endswith(":") else "."
         return f"{path}{sep}{match.group(1)}: {match.group(2)}"
     return f"{path}: {message}"
 
@@ -335,7 +335,8 @@ def parse_stack_config(values: Mapping[str, Any]) -> StackConfig:
     problems = [
         f"{k}: unknown key; wfga reads {', '.join(sorted(_TOP_KEYS))}" for k in sorted(ours) if k not in _TOP_KEYS
     ]
-    raw = {k.split(":", 1)[1]: v for k, v in ours.items() if k in _TOP_KEYS}
+    # An explicit null in a stack file unsets a project-level value, as if the key were absent.
+    raw = {k.split(":", 1)[1]: v for k, v in ours.items() if k in _TOP_KEYS and v is not None}
     if "cluster" not in raw:
         problems.append(f"{NAMESPACE}:cluster: required key is missing; describe the IM cluster (see README)")
     if problems:

@@ -172,9 +172,9 @@ class WfgaMocks(pulumi.runtime.Mocks):
 class RecordingMonitor(pulumi_mocks.MockMonitor):
     """Sees what the engine would: parent, dependencies, protect and provider of each resource."""
 
-    def __init__(self, mocks: WfgaMocks) -> None:
+    def __init__(self, mocks: WfgaMocks, records: list[ResourceRecord]) -> None:
         super().__init__(mocks)
-        self.records: list[ResourceRecord] = []
+        self.records = records
 
     def _record(self, urn: str, request: Any, inputs: dict[str, Any], custom: bool) -> None:
         registration = self.resources.get(urn)
@@ -254,9 +254,22 @@ def stack_resolver(root: Path, depth: int) -> StackResolver:
 def run_program(stack: StackValues, root: Path, resolver: StackResolver | None = None) -> Plan:
     """Validate, then run ``root/__main__.py`` under the mocks; raises ConfigError on bad config."""
     plan_stack(parse_stack_config(stack.values))  # every user mistake surfaces before the program runs
+    return execute_program(stack, root, resolver)
+
+
+def execute_program(
+    stack: StackValues,
+    root: Path,
+    resolver: StackResolver | None = None,
+    records: list[ResourceRecord] | None = None,
+) -> Plan:
+    """Run ``root/__main__.py`` under the mocks as ``pulumi up`` would, without validating first.
+
+    ``records``, when given, receives each resource as it registers, even if the program fails.
+    """
     depth = int(os.environ.get("WFGA_REFERENCE_DEPTH", "0"))
     mocks = WfgaMocks(resolver or stack_resolver(root, depth))
-    monitor = RecordingMonitor(mocks)
+    monitor = RecordingMonitor(mocks, [] if records is None else records)
     loop = asyncio.new_event_loop()
     asyncio.set_event_loop(loop)
     try:
@@ -272,6 +285,11 @@ def run_program(stack: StackValues, root: Path, resolver: StackResolver | None =
         stack_resource = settings.get_root_resource()
         outputs = _resolve_outputs(dict(getattr(stack_resource, "outputs", {})), loop)
     finally:
+        # Stack outputs and failed programs leave RPC tasks behind; finish them before closing.
+        pending = asyncio.all_tasks(loop)
+        for task in pending:
+            task.cancel()
+        loop.run_until_complete(asyncio.gather(*pending, return_exceptions=True))
         asyncio.set_event_loop(None)
         loop.close()
     return Plan(

@@ -63,10 +63,15 @@ def resource_summary(plan: Plan) -> str:
     return "\n".join(lines)
 
 
-def port_map_table(rows: list[dict[str, Any]]) -> str:
+def port_map_table(rows: list[dict[str, Any]], placeholders: Iterable[str] = ()) -> str:
+    """One line per listener; the addresses of its load balancer's zones share it."""
+    grouped: dict[tuple[str, ...], list[str]] = {}
+    for row in rows:
+        key = tuple(str(row[c]) for c in PORT_MAP_COLUMNS if c not in ("zone", "public_ip"))
+        grouped.setdefault(key, []).append(mark_placeholders(str(row["public_ip"]), placeholders))
+    header = [c.replace("_", " ") for c in PORT_MAP_COLUMNS if c not in ("zone", "public_ip")]
     return table(
-        [[str(row[c]) for c in PORT_MAP_COLUMNS] for row in rows],
-        [c.replace("_", " ") for c in PORT_MAP_COLUMNS],
+        [[*key[:2], " ".join(ips), *key[2:]] for key, ips in grouped.items()], [*header[:2], "public ips", *header[2:]]
     )
 
 
@@ -86,14 +91,16 @@ def render_plan(plan: Plan) -> str:
     if "cen" in outputs:
         out += ["CEN (core)", *(f"  {k}: {v}" for k, v in outputs["cen"].items()), ""]
     if "port_map" in outputs:
-        out += ["Port map", port_map_table(outputs["port_map"]), ""]
+        out += ["Port map", port_map_table(outputs["port_map"], plan.placeholders), ""]
     if "node_config" in outputs:
         out += ["Node config (server.backup_address per node)"]
-        out += [f"  {node}: {line}" for node, line in outputs["node_config"].items()]
+        out += [
+            f"  {node}: {mark_placeholders(line, plan.placeholders)}" for node, line in outputs["node_config"].items()
+        ]
         out.append("")
     if plan.placeholders:
         out.append(
             f"{MARK} placeholder: the cloud assigns this address at deploy time; pin EIPs to know it now. "
             "Ids are placeholders too."
         )
-    return mark_placeholders("\n".join(out), plan.placeholders)
+    return "\n".join(out)

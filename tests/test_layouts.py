@@ -1,0 +1,75 @@
+"""The all-in-one demo and the per-region stacks (core, sg, fra) must agree on every node."""
+
+from __future__ import annotations
+
+import json
+
+from tests.conftest import ROOT, stack_plan
+from wfga.cli import main
+from wfga.node_config import merge
+
+
+def test_region_stacks_merged_equal_the_all_in_one_demo():
+    demo = stack_plan("demo")
+    merged = merge([("sg", stack_plan("sg").outputs), ("fra", stack_plan("fra").outputs)])
+    assert merged == demo.outputs["node_config"]
+    assert len(merged) == 6
+
+
+def test_region_stack_links_to_the_core_stacks_ids():
+    core = stack_plan("core").outputs["cen"]
+    sg = stack_plan("sg")
+    ref = [r for r in sg.resources if r.type == "pulumi:pulumi:StackReference"]
+    assert [r.name for r in ref] == ["organization/wfga/core"]
+    peer = next(r for r in sg.resources if r.name == "sg-peer")
+    assert peer.inputs["cenId"] == core["cen_id"]
+    assert peer.inputs["peerTransitRouterId"] == core["transit_router_id"]
+    route = next(r for r in sg.resources if r.name == "sg-route-from-cluster")
+    assert route.inputs["nexthopId"] == core["vpc_attachment_id"]
+    assoc = next(r for r in sg.resources if r.name == "sg-peer-core-assoc")
+    assert assoc.inputs["transitRouterRouteTableId"] == core["route_table_id"]
+    # the region stack owns none of the shared pieces
+    assert not [r for r in sg.resources if r.type == "alicloud:cen/instance:Instance"]
+
+
+def test_core_stack_owns_only_the_shared_pieces():
+    core = stack_plan("core")
+    types = sorted({r.type.rsplit(":", 1)[-1] for r in core.resources if r.custom})
+    assert types == [
+        "Instance",
+        "TransitRouter",
+        "TransitRouterRouteTable",
+        "TransitRouterRouteTableAssociation",
+        "TransitRouterRouteTablePropagation",
+        "TransitRouterVpcAttachment",
+        "alicloud",
+    ]
+    assert set(core.outputs) == {"cen"}
+
+
+def test_resource_names_are_the_same_in_both_layouts():
+    demo = {(r.type, r.name) for r in stack_plan("demo").resources if r.custom}
+    split = {(r.type, r.name) for s in ("core", "sg", "fra") for r in stack_plan(s).resources if r.custom}
+    stack_refs = {("pulumi:pulumi:StackReference", "organization/wfga/core")}
+    assert split - stack_refs == demo
+
+
+def test_node_config_command_merges_output_files(tmp_path, capsys):
+    for stack in ("sg", "fra"):
+        (tmp_path / f"{stack}.json").write_text(json.dumps(stack_plan(stack).outputs), encoding="utf-8")
+    code = main(["node-config", str(tmp_path / "sg.json"), str(tmp_path / "fra.json"), "--out", str(tmp_path / "out")])
+    assert code == 0
+    demo = stack_plan("demo").outputs["node_config"]
+    assert (tmp_path / "out" / "im-4.conf").read_text(encoding="utf-8") == demo["im-4"] + "\n"
+    assert capsys.readouterr().out.splitlines()[0] == f"im-1: {demo['im-1']}"
+
+
+def test_node_config_refuses_an_access_point_given_twice(tmp_path, capsys):
+    (tmp_path / "sg.json").write_text(json.dumps(stack_plan("sg").outputs), encoding="utf-8")
+    assert main(["node-config", str(tmp_path / "sg.json"), str(tmp_path / "sg.json")]) == 2
+    assert "access point sg is also in" in capsys.readouterr().err
+
+
+def test_stack_files_all_plan():
+    names = sorted(p.name for p in (ROOT / "stacks").glob("Pulumi.*.yaml"))
+    assert {"Pulumi.demo.yaml", "Pulumi.core.yaml", "Pulumi.sg.yaml", "Pulumi.fra.yaml"} <= set(names)
