@@ -1,0 +1,281 @@
+"""`wfga diff`: per-node impact classification on crafted stack pairs, resource changes, git refs, CLI."""
+
+from __future__ import annotations
+
+import copy
+import json
+import shutil
+import subprocess
+from pathlib import Path
+from typing import Any
+
+import pytest
+import yaml
+
+from tests.conftest import ROOT
+from wfga import diff
+from wfga.cli import main
+from wfga.offline import plan_stack_file
+
+CLUSTER: dict[str, Any] = {
+    "name": "tc",
+    "cloud": "alicloud",
+    "region": "cn-hangzhou",
+    "vpc_id": "vpc-test",
+    "cidr": "172.16.0.0/16",
+    "route_table_ids": ["vtb-test"],
+    "nodes": [
+        {"name": "im-1", "slot": 1, "private_ip": "172.16.0.11"},
+        {"name": "im-2", "slot": 2, "private_ip": "172.16.0.12"},
+    ],
+}
+SG: dict[str, Any] = {
+    "name": "sg",
+    "cloud": "alicloud",
+    "region": "ap-southeast-1",
+    "link": "existing",
+    "vpc_cidr": "10.21.0.0/16",
+    "zones": ["ap-southeast-1a", "ap-southeast-1b"],
+}
+FRA: dict[str, Any] = {**SG, "name": "fra", "region": "eu-central-1", "vpc_cidr": "10.22.0.0/16"}
+FRA["zones"] = ["eu-central-1a", "eu-central-1b"]
+
+
+def write_stack(directory: Path, cluster: dict[str, Any], access_points: list[dict[str, Any]]) -> Path:
+    """A stack file that overrides the project's shared cluster with a small one."""
+    directory.mkdir(parents=True, exist_ok=True)
+    path = directory / "Pulumi.t.yaml"
+    path.write_text(yaml.safe_dump({"config": {"wfga:cluster": cluster, "wfga:access_points": access_points}}))
+    return path
+
+
+def plan(tmp_path: Path, name: str, cluster: dict[str, Any], access_points: list[dict[str, Any]]) -> dict[str, Any]:
+    return plan_stack_file(write_stack(tmp_path / name, cluster, access_points), ROOT).to_json()
+
+
+@pytest.fixture(scope="module")
+def base(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Any]:
+    return plan(tmp_path_factory.mktemp("base"), "base", CLUSTER, [SG])
+
+
+def cluster_with(*nodes: dict[str, Any]) -> dict[str, Any]:
+    return {**CLUSTER, "nodes": list(nodes)}
+
+
+def node(name: str, slot: int) -> dict[str, Any]:
+    return {"name": name, "slot": slot, "private_ip": f"172.16.0.{10 + slot}"}
+
+
+def impacts(result: diff.PlanDiff) -> dict[str, str]:
+    return {n.node: n.impact for n in result.nodes}
+
+
+def by_node(result: diff.PlanDiff) -> dict[str, diff.NodeChange]:
+    return {n.node: n for n in result.nodes}
+
+
+def test_same_plan_is_no_change(base):
+    result = diff.compare(base, copy.deepcopy(base), "a", "b")
+    assert (result.impact, result.exit_code, result.resources) == ("none", 0, [])
+
+
+def test_adding_a_node_is_additive(base, tmp_path):
+    head = plan(tmp_path, "head", cluster_with(*CLUSTER["nodes"], node("im-3", 3)), [SG])
+    result = diff.compare(base, head, "base", "head")
+    assert impacts(result) == {"im-1": "none", "im-2": "none", "im-3": "additive"}
+    assert result.exit_code == 1
+    assert by_node(result)["im-3"].added == by_node(result)["im-3"].after
+    created = {r.name for r in result.resources if r.action == "create"}
+    assert {"sg-im-3-short-listener", "sg-im-3-long-listener", "sg-im-3-ws-listener"} <= created
+    assert not [r for r in result.resources if r.action != "create"]
+
+
+def test_removing_a_node_is_disruptive(base, tmp_path):
+    head = plan(tmp_path, "head", cluster_with(CLUSTER["nodes"][0]), [SG])
+    result = diff.compare(base, head, "base", "head")
+    assert impacts(result) == {"im-1": "none", "im-2": "disruptive"}
+    assert result.exit_code == 3
+    assert "node removed" in by_node(result)["im-2"].reasons[0]
+    assert {r.name for r in result.resources if r.action == "delete"} >= {"sg-im-2-long-listener"}
+
+
+def test_moving_a_slot_is_disruptive_for_that_node_only(base, tmp_path):
+    head = plan(tmp_path, "head", cluster_with(CLUSTER["nodes"][0], node("im-2", 5)), [SG])
+    result = diff.compare(base, head, "base", "head")
+    assert impacts(result) == {"im-1": "none", "im-2": "disruptive"}
+    moved = by_node(result)["im-2"]
+    assert all(":82:1882:8082" in e for e in moved.removed)
+    assert all(":85:1885:8085" in e for e in moved.added)
+    updated = {r.name: r.inputs for r in result.resources if r.action == "update"}
+    assert updated["sg-im-2-long-listener"] == ["listenerPort"]
+
+
+def test_a_slot_taken_over_by_another_node_names_the_wrong_forward(base, tmp_path):
+    head = plan(tmp_path, "head", cluster_with(CLUSTER["nodes"][0], node("im-2", 5), node("im-3", 2)), [SG])
+    result = diff.compare(base, head, "base", "head")
+    assert impacts(result) == {"im-1": "none", "im-2": "disruptive", "im-3": "additive"}
+    assert any("forwarded to im-2/short, now to im-3/short" in r for r in by_node(result)["im-2"].reasons)
+
+
+def test_adding_an_access_point_appends_entries(base, tmp_path):
+    head = plan(tmp_path, "head", CLUSTER, [SG, FRA])
+    result = diff.compare(base, head, "base", "head")
+    assert impacts(result) == {"im-1": "additive", "im-2": "additive"}
+    change = by_node(result)["im-1"]
+    assert change.after[: len(change.before)] == change.before
+    assert len(change.added) == 2
+    assert change.reasons == []
+    assert {r.type for r in result.resources if r.action == "create"} >= {
+        "alicloud:nlb/loadBalancer:LoadBalancer",
+        "alicloud:ecs/eipAddress:EipAddress",
+    }
+
+
+def test_an_access_point_inserted_first_is_still_additive_but_says_so(base, tmp_path):
+    result = diff.compare(base, plan(tmp_path, "head", CLUSTER, [FRA, SG]), "base", "head")
+    assert set(impacts(result).values()) == {"additive"}
+    assert "not all at the end" in by_node(result)["im-1"].reasons[0]
+
+
+def test_removing_an_access_point_is_disruptive(tmp_path, base):
+    two = plan(tmp_path, "two", CLUSTER, [SG, FRA])
+    result = diff.compare(two, base, "two", "one")
+    assert set(impacts(result).values()) == {"disruptive"}
+    assert any("load balancer fra-nlb-1 is deleted" in n for n in result.notes)
+
+
+def test_changing_the_idle_timeout_touches_listeners_not_nodes(base, tmp_path):
+    head = plan(tmp_path, "head", CLUSTER, [{**SG, "idle_timeout_s": 700}])
+    result = diff.compare(base, head, "base", "head")
+    assert (result.impact, result.exit_code) == ("none", 0)
+    assert {r.action for r in result.resources} == {"update"}
+    assert len(result.resources) == 6
+    assert all(r.inputs == ["idleTimeout"] for r in result.resources)
+
+
+def test_pinning_an_eip_replaces_an_address_and_deletes_a_protected_eip(base, tmp_path):
+    pinned = {"load_balancer": 1, "zone": "ap-southeast-1a", "allocation_id": "eip-mine", "address": "203.0.113.77"}
+    head = plan(tmp_path, "head", CLUSTER, [{**SG, "pinned_eips": [pinned]}])
+    result = diff.compare(base, head, "base", "head")
+    assert set(impacts(result).values()) == {"disruptive"}
+    assert by_node(result)["im-1"].added == ["203.0.113.77:81:1881:8081"]
+    deleted = [r for r in result.resources if r.action == "delete"]
+    assert [r.name for r in deleted] == ["sg-nlb-1-eip-ap-southeast-1a"]
+    assert "protected" in deleted[0].note
+    assert any(r.name == "sg-nlb-1" and r.inputs == ["zoneMappings"] for r in result.resources)
+
+
+def _resource(plan: dict[str, Any], name: str) -> dict[str, Any]:
+    return next(r for r in plan["resources"] if r["name"] == name)
+
+
+def test_a_replaced_eip_readdresses_the_entries_behind_it(base):
+    head = copy.deepcopy(base)
+    _resource(head, "sg-nlb-1-eip-ap-southeast-1a")["inputs"]["isp"] = "BGP_PRO"
+    result = diff.compare(base, head, "base", "head")
+    assert set(impacts(result).values()) == {"disruptive"}
+    change = by_node(result)["im-1"]
+    assert len(change.readdressed) == 1
+    assert change.removed == []
+    assert [(r.action, r.name) for r in result.resources] == [("replace", "sg-nlb-1-eip-ap-southeast-1a")]
+    assert "isp" in result.resources[0].note
+
+
+def test_a_replaced_load_balancer_is_disruptive_even_with_the_same_entries(base):
+    head = copy.deepcopy(base)
+    _resource(head, "sg-nlb-1")["inputs"]["vpcId"] = "vpc-other"
+    result = diff.compare(base, head, "base", "head")
+    assert set(impacts(result).values()) == {"none"}
+    assert (result.impact, result.exit_code) == ("disruptive", 3)
+    assert any("sg-nlb-1 is replaced" in n for n in result.notes)
+
+
+def test_placeholder_addresses_are_compared_by_the_eip_behind_them(base):
+    # Another run may hand the same EIP a different placeholder; that is not a change.
+    head = copy.deepcopy(base)
+    ips = [_resource(head, f"sg-nlb-1-eip-ap-southeast-1{z}")["state"]["ipAddress"] for z in "ab"]
+    text = json.dumps(head).replace(ips[0], "SWAP").replace(ips[1], ips[0]).replace("SWAP", ips[1])
+    result = diff.compare(base, json.loads(text), "base", "head")
+    assert set(impacts(result).values()) == {"none"}
+
+
+def test_renderings_carry_the_verdict(base, tmp_path):
+    head = plan(tmp_path, "head", cluster_with(CLUSTER["nodes"][0]), [SG])
+    result = diff.compare(base, head, "base", "head")
+    text = diff.render_text(result)
+    assert "DISRUPTIVE" in text
+    assert "im-2: disruptive" in text
+    markdown = diff.render_markdown(result)
+    assert "| im-2 | **disruptive** |" in markdown
+    assert "<details>" in markdown
+    assert "\\* placeholder" in markdown  # escaped: not a Markdown list item
+    assert json.loads(diff.render([result], "json"))[0]["impact"] == "disruptive"
+
+
+def test_cli_compares_two_stack_files(base, tmp_path, capsys):
+    old = write_stack(tmp_path / "old", CLUSTER, [SG])
+    new = write_stack(tmp_path / "new", CLUSTER, [SG, FRA])
+    out = tmp_path / "diff.md"
+    assert main(["diff", str(old), str(new), "--format", "markdown", "--out", str(out)]) == 1
+    assert out.read_text().startswith("### wfga diff `t`: additive")
+    assert capsys.readouterr().out == ""
+
+
+@pytest.mark.parametrize(
+    ("argv", "message"),
+    [
+        (["diff", "demo"], "give BASE and HEAD"),
+        (["diff", "--all"], "--all compares every stack with --base-ref"),
+        (["diff", "--base-ref", "HEAD", "a", "b"], "exactly one stack name"),
+        (["diff", "no-such-ref-xyz:demo", "demo"], "is not a commit here"),
+        (["diff", "missing.json", "demo"], "missing.json: cannot read a plan"),
+    ],
+)
+def test_cli_bad_input_exits_2(argv, message, capsys):
+    assert main(argv) == 2
+    err = capsys.readouterr().err
+    assert message in err
+    assert "Traceback" not in err
+
+
+def _git(repo: Path, *args: str) -> None:
+    subprocess.run(
+        ["git", "-c", "user.email=t@example.invalid", "-c", "user.name=t", *args],
+        cwd=repo,
+        check=True,
+        capture_output=True,
+    )
+
+
+def test_a_git_ref_is_planned_with_its_own_code(tmp_path):
+    repo = tmp_path / "repo"
+    repo.mkdir()
+    for item in ("__main__.py", "Pulumi.yaml"):
+        shutil.copy(ROOT / item, repo / item)
+    for package in ("wfga", "components"):
+        shutil.copytree(ROOT / package, repo / package, ignore=shutil.ignore_patterns("__pycache__"))
+    component = repo / "components" / "alicloud_nlb_access_point.py"
+    current = component.read_text()
+    # The committed code labels VPCs differently: only the ref's own code produces that.
+    component.write_text(current.replace('description="wfga access point"', 'description="wfga access point (old)"'))
+    write_stack(repo / "stacks", CLUSTER, [SG])
+    _git(repo, "init", "-q")
+    _git(repo, "add", "-A")
+    _git(repo, "commit", "-q", "-m", "base")
+    _git(repo, "branch", "release/base")
+    component.write_text(current)
+    write_stack(repo / "stacks", CLUSTER, [SG, FRA])
+    (repo / "stacks" / "Pulumi.n.yaml").write_text((repo / "stacks" / "Pulumi.t.yaml").read_text())
+
+    results = {d.stack: d for d in diff.run(repo, [], "HEAD", all_stacks=True)}
+    assert set(results) == {"n", "t"}
+    assert "absent: new stack" in results["n"].base
+    assert results["n"].impact == "additive"
+    t = results["t"]
+    assert (t.impact, t.base) == ("additive", "HEAD:t")
+    vpc = [r for r in t.resources if r.name == "sg-vpc"]
+    assert [(r.action, r.inputs) for r in vpc] == [("update", ["description"])]
+    assert diff.worst_exit(list(results.values())) == 1
+    # A ref with a slash, one stack: the same verdict.
+    [single] = diff.run(repo, ["t"], "release/base", all_stacks=False)
+    assert (single.base, single.head, single.impact) == ("release/base:t", "t", "additive")

@@ -1,0 +1,525 @@
+"""``wfga diff``: what a change does to every node's ``server.backup_address`` and to the resources.
+
+Both sides are offline plans (``wfga plan --json``).  A side is a stack of the working tree, a stack
+file, a saved plan JSON, or ``REF:STACK``: the stack as of a git ref, planned by that ref's own code
+in a temporary export of its tree (``git archive``), with this interpreter.
+
+Per node the change is
+
+* ``none``: the line is unchanged;
+* ``additive``: entries were only added (or reordered): every address a node hands out today keeps
+  working, so nodes can be reconfigured after the deployment, at leisure;
+* ``disruptive``: an existing entry disappears, moves to another node or service, or its address
+  changes: the node must be reconfigured in the same change or clients get dead or wrong addresses.
+
+Cloud-assigned addresses are placeholders in an offline plan, so entries are compared by the EIP
+resource behind a placeholder address, not by the placeholder itself.  Which input change forces a
+replacement is the provider's decision; :data:`REPLACE_ON` knows the few that matter here and
+``pulumi preview --diff`` stays the authority.
+"""
+
+from __future__ import annotations
+
+import io
+import json
+import os
+import subprocess
+import sys
+import tarfile
+import tempfile
+from collections.abc import Iterator, Mapping, Sequence
+from contextlib import contextmanager
+from dataclasses import asdict, dataclass, field, replace
+from pathlib import Path
+from typing import Any, Literal
+
+from wfga.offline import plan_stack_file
+from wfga.report import MARK, mark_placeholders
+from wfga.stackfile import stack_name_of, stack_path
+
+Impact = Literal["none", "additive", "disruptive"]
+Action = Literal["create", "update", "replace", "delete"]
+
+EXIT_CODES: dict[Impact, int] = {"none": 0, "additive": 1, "disruptive": 3}
+EXIT_BAD_INPUT = 2
+_RANK: dict[Impact, int] = {"none": 0, "additive": 1, "disruptive": 2}
+
+EIP_TYPES = {"alicloud:ecs/eipAddress:EipAddress": "ipAddress", "aws:ec2/eip:Eip": "publicIp"}
+LOAD_BALANCER_TYPES = {"alicloud:nlb/loadBalancer:LoadBalancer", "aws:lb/loadBalancer:LoadBalancer"}
+
+# Inputs the providers mark ForceNew (alicloud: terraform-provider-alicloud schemas; aws: the
+# aws_eip / aws_lb schemas, unverified against 7.x).  A change to one of them replaces the resource:
+# a replaced EIP gets a new address, a replaced load balancer drops every connection on it.
+REPLACE_ON: dict[str, frozenset[str]] = {
+    "alicloud:ecs/eipAddress:EipAddress": frozenset(
+        {
+            "highDefinitionMonitorLogStatus",
+            "instanceChargeType",
+            "internetChargeType",
+            "ipAddress",
+            "isp",
+            "netmode",
+            "paymentType",
+            "publicIpAddressPoolId",
+            "securityProtectionTypes",
+            "zone",
+        }
+    ),
+    "alicloud:nlb/loadBalancer:LoadBalancer": frozenset(
+        {"addressIpVersion", "loadBalancerType", "resourceGroupId", "vpcId"}
+    ),
+    "aws:ec2/eip:Eip": frozenset(
+        {"address", "customerOwnedIpv4Pool", "domain", "ipamPoolId", "networkBorderGroup", "publicIpv4Pool", "region"}
+    ),
+    "aws:lb/loadBalancer:LoadBalancer": frozenset(
+        {"customerOwnedIpv4Pool", "internal", "loadBalancerType", "name", "namePrefix", "region", "subnetMappings"}
+    ),
+}
+
+
+class DiffInputError(Exception):
+    """A side of the diff cannot be read or planned; printed as is, exit 2."""
+
+
+@dataclass(frozen=True)
+class NodeChange:
+    node: str
+    impact: Impact
+    before: list[str]
+    after: list[str]
+    added: list[str] = field(default_factory=list)
+    removed: list[str] = field(default_factory=list)
+    readdressed: list[str] = field(default_factory=list)
+    reasons: list[str] = field(default_factory=list)
+
+
+@dataclass(frozen=True)
+class ResourceChange:
+    action: Action
+    type: str
+    name: str
+    key: str
+    inputs: list[str] = field(default_factory=list)
+    note: str = ""
+
+
+@dataclass(frozen=True)
+class PlanDiff:
+    stack: str
+    base: str
+    head: str
+    nodes: list[NodeChange]
+    resources: list[ResourceChange]
+    notes: list[str]
+    placeholders: list[str] = field(default_factory=list)
+
+    @property
+    def impact(self) -> Impact:
+        impacts: list[Impact] = [n.impact for n in self.nodes]
+        if any(r.action == "replace" and r.type in LOAD_BALANCER_TYPES for r in self.resources):
+            impacts.append("disruptive")
+        return max(impacts, key=_RANK.__getitem__, default="none")
+
+    @property
+    def exit_code(self) -> int:
+        return EXIT_CODES[self.impact]
+
+    def to_json(self) -> dict[str, Any]:
+        return {**asdict(self), "impact": self.impact}
+
+
+def empty_plan(stack: str) -> dict[str, Any]:
+    return {"stack": stack, "resources": [], "outputs": {}, "placeholders": []}
+
+
+def resource_key(urn: str) -> str:
+    """The URN without stack and project, so a plan compares with one of a differently named stack."""
+    parts = urn.split("::")
+    return "::".join(parts[2:]) if len(parts) >= 4 else urn
+
+
+def _provider_key(provider: str) -> str:
+    # A provider reference is "<urn>::<id>"; the id is a placeholder, the URN is what matters.
+    return resource_key(provider.rsplit("::", 1)[0]) if provider else ""
+
+
+class _Addresses:
+    """Maps a placeholder address to the EIP resource that owns it, so probing order never matters."""
+
+    def __init__(self, plan: Mapping[str, Any]) -> None:
+        placeholders = set(plan.get("placeholders", []))
+        self.owner: dict[str, str] = {}
+        for res in plan.get("resources", []):
+            attr = EIP_TYPES.get(res["type"])
+            ip = res.get("state", {}).get(attr) if attr else None
+            if isinstance(ip, str) and ip in placeholders:
+                self.owner[ip] = resource_key(res["urn"])
+
+    def canonical(self, entry: str) -> str:
+        ip, _, ports = entry.partition(":")
+        owner = self.owner.get(ip)
+        return f"<{owner}>:{ports}" if owner else entry
+
+    def eip_of(self, entry: str) -> str | None:
+        return self.owner.get(entry.partition(":")[0])
+
+
+def _entries(plan: Mapping[str, Any]) -> dict[str, list[str]]:
+    lines: Mapping[str, str] = plan.get("outputs", {}).get("backup_addresses", {})
+    return {node: [e for e in line.split(",") if e] for node, line in lines.items()}
+
+
+def _forwards(plan: Mapping[str, Any], addresses: _Addresses) -> dict[str, tuple[str, str]]:
+    """(canonical public ip:port) -> (node, service) from the port map."""
+    rows: Sequence[Mapping[str, Any]] = plan.get("outputs", {}).get("port_map", [])
+    return {
+        addresses.canonical(f"{row['public_ip']}:{row['public_port']}"): (str(row["node"]), str(row["service"]))
+        for row in rows
+    }
+
+
+def _node_change(
+    node: str,
+    before: list[str],
+    after: list[str],
+    *,
+    base_addr: _Addresses,
+    head_addr: _Addresses,
+    replaced_eips: set[str],
+) -> NodeChange:
+    before_c = [base_addr.canonical(e) for e in before]
+    after_c = [head_addr.canonical(e) for e in after]
+    removed = [e for e, c in zip(before, before_c, strict=True) if c not in after_c]
+    added = [e for e, c in zip(after, after_c, strict=True) if c not in before_c]
+    readdressed = [
+        e for e, c in zip(before, before_c, strict=True) if c in after_c and base_addr.eip_of(e) in replaced_eips
+    ]
+    reasons: list[str] = []
+    if not before and after:
+        reasons.append("new node: configure its backup_address (nothing breaks before that)")
+    elif before and not after:
+        reasons.append("node removed: all its access-point entries are deleted; take it out of service in this change")
+    if removed and after:
+        reasons.append(f"{len(removed)} existing {'entry disappears' if len(removed) == 1 else 'entries disappear'}")
+    if readdressed:
+        reasons.append("an EIP behind an entry is replaced, so its address changes")
+    if removed or readdressed:
+        return NodeChange(node, "disruptive", before, after, added, removed, readdressed, reasons)
+    if added:
+        if before and after_c[: len(before_c)] != before_c:
+            reasons.append("new entries are not all at the end: the line's order changes, old entries keep working")
+        return NodeChange(node, "additive", before, after, added, [], [], reasons)
+    if before_c != after_c:
+        return NodeChange(node, "additive", before, after, [], [], [], ["same entries in another order"])
+    return NodeChange(node, "none", before, after)
+
+
+def _resource_changes(base: Mapping[str, Any], head: Mapping[str, Any]) -> list[ResourceChange]:
+    old = {resource_key(r["urn"]): r for r in base.get("resources", []) if r.get("custom")}
+    new = {resource_key(r["urn"]): r for r in head.get("resources", []) if r.get("custom")}
+    changes: list[ResourceChange] = []
+    for key, res in new.items():
+        if key not in old:
+            changes.append(ResourceChange("create", res["type"], res["name"], key))
+    for key, res in old.items():
+        if key not in new:
+            note = "protected: `pulumi up` refuses to delete it until it is unprotected" if res.get("protect") else ""
+            changes.append(ResourceChange("delete", res["type"], res["name"], key, note=note))
+            continue
+        other = new[key]
+        before_in, after_in = res.get("inputs", {}), other.get("inputs", {})
+        keys = sorted(k for k in set(before_in) | set(after_in) if before_in.get(k) != after_in.get(k))
+        provider_moved = _provider_key(res.get("provider", "")) != _provider_key(other.get("provider", ""))
+        if provider_moved:
+            keys.append("(provider)")
+        if bool(res.get("protect")) != bool(other.get("protect")):
+            keys.append("(protect)")
+        if not keys:
+            continue
+        forcing = sorted(REPLACE_ON.get(res["type"], frozenset()) & set(keys))
+        if forcing or provider_moved:
+            why = ", ".join(forcing + (["provider"] if provider_moved else []))
+            changes.append(ResourceChange("replace", res["type"], res["name"], key, keys, f"replaced: {why} changes"))
+        else:
+            changes.append(ResourceChange("update", res["type"], res["name"], key, keys))
+    order: dict[Action, int] = {"replace": 0, "delete": 1, "create": 2, "update": 3}
+    return sorted(changes, key=lambda c: (order[c.action], c.type, c.name))
+
+
+def compare(base: Mapping[str, Any], head: Mapping[str, Any], base_label: str, head_label: str) -> PlanDiff:
+    """The diff of two plans in ``wfga plan --json`` form."""
+    base_addr, head_addr = _Addresses(base), _Addresses(head)
+    resources = _resource_changes(base, head)
+    replaced_eips = {r.key for r in resources if r.action == "replace" and r.type in EIP_TYPES}
+    before_all, after_all = _entries(base), _entries(head)
+    nodes = [
+        _node_change(
+            node,
+            before_all.get(node, []),
+            after_all.get(node, []),
+            base_addr=base_addr,
+            head_addr=head_addr,
+            replaced_eips=replaced_eips,
+        )
+        for node in [*before_all, *(n for n in after_all if n not in before_all)]
+    ]
+    old_fw, new_fw = _forwards(base, base_addr), _forwards(head, head_addr)
+    moved: dict[str, list[str]] = {}
+    for address, target in old_fw.items():
+        now = new_fw.get(address)
+        if now is not None and now != target:
+            moved.setdefault(target[0], []).append(
+                f"{address} forwarded to {target[0]}/{target[1]}, now to {now[0]}/{now[1]}"
+            )
+    nodes = [
+        replace(n, impact="disruptive", reasons=n.reasons + moved[n.node]) if n.node in moved else n for n in nodes
+    ]
+    notes = [
+        f"load balancer {r.name} is replaced: every connection through its addresses drops during the change"
+        for r in resources
+        if r.action == "replace" and r.type in LOAD_BALANCER_TYPES
+    ]
+    notes += [f"EIP {r.name} is replaced: its address changes" for r in resources if r.key in replaced_eips]
+    notes += [
+        f"{'EIP' if r.type in EIP_TYPES else 'load balancer'} {r.name} is deleted" + (f" ({r.note})" if r.note else "")
+        for r in resources
+        if r.action == "delete" and (r.type in EIP_TYPES or r.type in LOAD_BALANCER_TYPES)
+    ]
+    stack = str(head.get("stack") or base.get("stack") or "")
+    placeholders = sorted(set(base.get("placeholders", [])) | set(head.get("placeholders", [])))
+    return PlanDiff(stack, base_label, head_label, nodes, resources, notes, placeholders)
+
+
+# --- reading the two sides -------------------------------------------------------------------------
+
+
+def _read_plan_json(path: Path) -> dict[str, Any]:
+    try:
+        data = json.loads(path.read_text(encoding="utf-8"))
+    except (OSError, ValueError) as err:
+        raise DiffInputError(f"{path}: cannot read a plan ({err})") from None
+    if not isinstance(data, dict) or "resources" not in data or "outputs" not in data:
+        raise DiffInputError(f"{path}: not a plan; write one with `python -m wfga plan STACK --json FILE`")
+    return data
+
+
+def _git(root: Path, *args: str) -> bytes:
+    try:
+        proc = subprocess.run(["git", "-C", str(root), *args], capture_output=True, check=False)
+    except OSError as err:
+        raise DiffInputError(f"cannot run git ({err.strerror})") from None
+    if proc.returncode != 0:
+        message = proc.stderr.decode(errors="replace").strip()
+        raise DiffInputError(f"git {' '.join(args)} failed: {message}")
+    return proc.stdout
+
+
+class RefTree:
+    """A git ref's tree exported to a temporary directory; plans its stacks with its own code."""
+
+    def __init__(self, root: Path, ref: str, directory: Path) -> None:
+        self.ref = ref
+        try:
+            _git(root, "rev-parse", "--verify", "--quiet", f"{ref}^{{commit}}")
+        except DiffInputError:
+            raise DiffInputError(
+                f"git ref {ref!r} is not a commit here; fetch it first (e.g. git fetch origin main)"
+            ) from None
+        prefix = _git(root, "rev-parse", "--show-prefix").decode().strip()
+        archive = _git(root, "archive", "--format=tar", ref)
+        with tarfile.open(fileobj=io.BytesIO(archive)) as tar:
+            tar.extractall(directory, filter="data")
+        self.project = directory / prefix
+
+    def stacks(self) -> list[str]:
+        return sorted(stack_name_of(p) for p in (self.project / "stacks").glob("Pulumi.*.yaml"))
+
+    def plan(self, stack: str) -> dict[str, Any]:
+        if not stack_path(self.project, stack).is_file():
+            return empty_plan(stack)
+        out = self.project / f".wfga-diff-{stack}.json"
+        # The ref's own code, not ours: drop anything that could put this tree's wfga first.
+        env = {k: v for k, v in os.environ.items() if k != "PYTHONPATH"}
+        proc = subprocess.run(
+            [sys.executable, "-m", "wfga", "plan", stack, "--json", str(out), "--quiet"],
+            cwd=self.project,
+            env=env,
+            capture_output=True,
+            text=True,
+            check=False,
+        )
+        if proc.returncode != 0:
+            raise DiffInputError(
+                f"planning stack {stack} at {self.ref} failed (exit {proc.returncode}):\n{proc.stderr.strip()}"
+            )
+        return _read_plan_json(out)
+
+
+@contextmanager
+def ref_tree(root: Path, ref: str) -> Iterator[RefTree]:
+    with tempfile.TemporaryDirectory(prefix="wfga-diff-") as tmp:
+        yield RefTree(root, ref, Path(tmp))
+
+
+def is_path(spec: str) -> bool:
+    # Not "contains a slash": refs do too (origin/main:demo).
+    return spec.endswith((".yaml", ".yml", ".json")) or Path(spec).is_file()
+
+
+def load_side(spec: str, root: Path) -> tuple[dict[str, Any], str]:
+    """A plan and its label from STACK, a stack file, a plan JSON file or REF:STACK."""
+    if is_path(spec):
+        path = Path(spec)
+        if path.suffix == ".json":
+            return _read_plan_json(path), spec
+        return plan_stack_file(path.resolve(), root).to_json(), spec
+    if ":" in spec:
+        ref, stack = spec.rsplit(":", 1)
+        if not ref or not stack:
+            raise DiffInputError(f"{spec!r}: expected REF:STACK, e.g. origin/main:demo")
+        with ref_tree(root, ref) as tree:
+            if stack not in tree.stacks():
+                return empty_plan(stack), f"{spec} (absent at {ref}: new stack)"
+            return tree.plan(stack), spec
+    return plan_stack_file(stack_path(root, spec), root).to_json(), spec
+
+
+def run(root: Path, sides: Sequence[str], base_ref: str | None, all_stacks: bool) -> list[PlanDiff]:
+    """The diffs the command line asks for; DiffInputError when the arguments do not fit together."""
+    if all_stacks:
+        if base_ref is None or sides:
+            raise DiffInputError("--all compares every stack with --base-ref REF and takes no other argument")
+        return diff_all(root, base_ref)
+    if base_ref is not None:
+        if len(sides) != 1:
+            raise DiffInputError("with --base-ref give exactly one stack name, e.g. --base-ref origin/main demo")
+        sides = [f"{base_ref}:{sides[0]}", sides[0]]
+    if len(sides) != 2:
+        raise DiffInputError(
+            "give BASE and HEAD (e.g. origin/main:demo demo), --base-ref REF STACK, or --base-ref REF --all"
+        )
+    base, base_label = load_side(sides[0], root)
+    head, head_label = load_side(sides[1], root)
+    return [compare(base, head, base_label, head_label)]
+
+
+def diff_all(root: Path, ref: str) -> list[PlanDiff]:
+    """Every stack of the working tree or of ``ref``: a stack only on one side is all created or deleted."""
+    with ref_tree(root, ref) as tree:
+        here = sorted(stack_name_of(p) for p in (root / "stacks").glob("Pulumi.*.yaml"))
+        diffs = []
+        for stack in sorted(set(here) | set(tree.stacks())):
+            base = tree.plan(stack)
+            head = plan_stack_file(stack_path(root, stack), root).to_json() if stack in here else empty_plan(stack)
+            head_label = stack if stack in here else f"{stack} (deleted in the working tree)"
+            base_label = f"{ref}:{stack}" if stack in tree.stacks() else f"{ref}:{stack} (absent: new stack)"
+            diffs.append(compare(base, head, base_label, head_label))
+    return diffs
+
+
+# --- rendering -------------------------------------------------------------------------------------
+
+PLACEHOLDER_NOTE = (
+    f"{MARK} placeholder address of the offline plan; entries are compared by the EIP behind it, "
+    "the cloud assigns the real address"
+)
+_SYMBOL: dict[Action, str] = {"create": "+", "update": "~", "replace": "-/+", "delete": "-"}
+_VERDICT: dict[Impact, str] = {
+    "none": "none: no node needs reconfiguring",
+    "additive": "additive: entries are only added; reconfigure nodes after deploying, at leisure",
+    "disruptive": "DISRUPTIVE: reconfigure the nodes below in the same change",
+}
+
+
+def _counts(resources: Sequence[ResourceChange]) -> str:
+    return ", ".join(
+        f"{sum(1 for r in resources if r.action == a)} to {a}" for a in ("create", "update", "replace", "delete")
+    )
+
+
+def render_text(diff: PlanDiff) -> str:
+    out = [f"wfga diff: stack {diff.stack}: {diff.base} -> {diff.head}", f"impact: {_VERDICT[diff.impact]}", ""]
+    changed = [n for n in diff.nodes if n.impact != "none"]
+    unchanged = [n.node for n in diff.nodes if n.impact == "none"]
+    if diff.nodes:
+        out.append("Nodes (server.backup_address)")
+    for n in changed:
+        out.append(f"  {n.node}: {n.impact}")
+        out.append(f"    before: {','.join(n.before) or '(none)'}")
+        out.append(f"    after:  {','.join(n.after) or '(none)'}")
+        out += [f"    - {e}" for e in n.removed]
+        out += [f"    + {e}" for e in n.added]
+        out += [f"    ! {e} (new address)" for e in n.readdressed]
+        out += [f"    why: {r}" for r in n.reasons]
+    if unchanged:
+        out.append(f"  unchanged: {', '.join(unchanged)}")
+    if diff.nodes:
+        out.append("")
+    out.append(f"Resources: {_counts(diff.resources)}")
+    for r in diff.resources:
+        detail = f" ({', '.join(r.inputs)})" if r.inputs else ""
+        note = f"  [{r.note}]" if r.note else ""
+        out.append(f"  {_SYMBOL[r.action]:>3} {r.type}  {r.name}{detail}{note}")
+    if diff.notes:
+        out += ["", "Notes", *(f"  - {n}" for n in diff.notes)]
+    return _marked("\n".join(out), diff, markdown=False)
+
+
+def _marked(text: str, diff: PlanDiff, *, markdown: bool) -> str:
+    marked = mark_placeholders(text, diff.placeholders)
+    if marked == text:
+        return text
+    # A line starting with "*" would be a list item in Markdown.
+    escape = "\\" if markdown else ""
+    return f"{marked}\n\n{escape}{PLACEHOLDER_NOTE}"
+
+
+def _code(text: str) -> str:
+    return f"`{text}`" if text else ""
+
+
+def render_markdown(diff: PlanDiff) -> str:
+    out = [
+        f"### wfga diff `{diff.stack}`: {diff.impact}",
+        "",
+        f"{_code(diff.base)} → {_code(diff.head)}",
+        "",
+        f"**Impact**: {_VERDICT[diff.impact]} (exit {diff.exit_code})",
+        "",
+    ]
+    if diff.nodes:
+        out += ["| node | impact | removed | added | why |", "| --- | --- | --- | --- | --- |"]
+        for n in diff.nodes:
+            removed = "<br>".join(_code(e) for e in [*n.removed, *(f"{e} (new address)" for e in n.readdressed)])
+            added = "<br>".join(_code(e) for e in n.added)
+            impact = f"**{n.impact}**" if n.impact == "disruptive" else n.impact
+            out.append(f"| {n.node} | {impact} | {removed} | {added} | {'; '.join(n.reasons)} |")
+        changed = [n for n in diff.nodes if n.impact != "none"]
+        if changed:
+            out += ["", "<details><summary>server.backup_address before and after</summary>", "", "```text"]
+            for n in changed:
+                out += [f"{n.node} before: {','.join(n.before)}", f"{n.node} after:  {','.join(n.after)}"]
+            out += ["```", "", "</details>"]
+        out.append("")
+    out.append(f"**Resources**: {_counts(diff.resources)}")
+    if diff.resources:
+        out += ["", "<details><summary>resource changes</summary>", ""]
+        out += ["| action | type | name | inputs | note |", "| --- | --- | --- | --- | --- |"]
+        for r in diff.resources:
+            out.append(f"| {r.action} | `{r.type}` | `{r.name}` | {', '.join(r.inputs)} | {r.note} |")
+        out += ["", "</details>"]
+    if diff.notes:
+        out += ["", *(f"- {n}" for n in diff.notes)]
+    return _marked("\n".join(out), diff, markdown=True) + "\n"
+
+
+def render(diffs: Sequence[PlanDiff], fmt: str) -> str:
+    if fmt == "json":
+        return json.dumps([d.to_json() for d in diffs], indent=2) + "\n"
+    if fmt == "markdown":
+        return "\n".join(render_markdown(d) for d in diffs)
+    return "\n\n".join(render_text(d) for d in diffs) + "\n"
+
+
+def worst_exit(diffs: Sequence[PlanDiff]) -> int:
+    return max((d.exit_code for d in diffs), default=0)
