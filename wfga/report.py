@@ -84,6 +84,22 @@ def port_map_csv(rows: list[dict[str, Any]]) -> str:
     return out.getvalue()
 
 
+def edge_table(outputs: dict[str, Any], placeholders: Iterable[str]) -> str:
+    """One line per accelerated host: the DNS record it needs, and whether wfga writes it."""
+    known = set(placeholders)
+    hosts = dict(outputs.get("service_domains") or {})
+    if "object_storage" in outputs:
+        hosts["(media) " + outputs["object_storage"]["dns_record"]["name"]] = outputs["object_storage"]
+    rows = []
+    for host, item in hosts.items():
+        record = item["dns_record"]
+        value = record["value"] + (MARK if record["value"] in known else "")
+        kind = f"{record['type']}{' proxied' if record['proxied'] else ''}"
+        dns = f"wfga, zone {item['dns_zone']}" if item["dns_zone"] else "create it yourself"
+        rows.append([host, item["provider"], item["origin"], kind, value, dns])
+    return table(rows, ["host", "provider", "origin", "record", "points to", "dns record by"])
+
+
 def render_plan(plan: Plan) -> str:
     out = [f"wfga offline plan: stack {plan.stack} (mock runtime: no cloud was contacted)", ""]
     out += ["Resources", resource_summary(plan), ""]
@@ -97,6 +113,12 @@ def render_plan(plan: Plan) -> str:
         out += [
             f"  {node}: {mark_placeholders(line, plan.placeholders)}" for node, line in outputs["node_config"].items()
         ]
+        out.append("")
+    if outputs.get("service_domains") or "object_storage" in outputs:
+        out += ["Service domains and object storage", edge_table(outputs, plan.placeholders), ""]
+    if "media_config" in outputs:
+        out += ["Media config (im-server wildfirechat.conf; add media.access_key and media.secret_key)"]
+        out += [f"  {line}" for line in outputs["media_config"]]
         out.append("")
     if plan.placeholders:
         out.append(

@@ -1,0 +1,196 @@
+"""Resources that service domains and the object-storage CDN both create, under a component parent.
+
+Not a component: helpers that translate the plans of :mod:`wfga.edge` into children of the caller.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass
+
+import pulumi
+import pulumi_alicloud as alicloud
+import pulumi_aws as aws
+import pulumi_cloudflare as cloudflare
+
+from wfga.edge import ACM_REGION, CloudflarePlan, CloudFrontPlan, DnsRecordPlan, record_name
+from wfga.edge_config import DnsZone
+
+
+@dataclass(frozen=True)
+class EdgeProviders:
+    """One provider per cloud the edge uses; None where the stack uses none of that cloud."""
+
+    alicloud: alicloud.Provider | None
+    aws: aws.Provider | None
+    cloudflare: cloudflare.Provider | None
+
+
+def dns_record(
+    name: str,
+    zone: DnsZone,
+    *,
+    record: pulumi.Input[str],
+    value: pulumi.Input[str],
+    ttl: int,
+    parent: pulumi.Resource,
+    providers: EdgeProviders,
+) -> pulumi.CustomResource:
+    """A DNS-only CNAME ``record`` -> ``value`` in a zone managed here."""
+    if zone.provider == "cloudflare":
+        assert zone.zone_id is not None  # validated for cloudflare zones
+        return cloudflare.DnsRecord(
+            name,
+            zone_id=zone.zone_id,
+            name=record,
+            type="CNAME",
+            content=value,
+            # The CDN in front must see the viewer; Cloudflare's proxy would stand in between.
+            proxied=False,
+            ttl=ttl,
+            comment="wfga",
+            opts=pulumi.ResourceOptions(parent=parent, provider=providers.cloudflare),
+        )
+    return alicloud.dns.AlidnsRecord(
+        name,
+        domain_name=zone.name,
+        rr=record,
+        type="CNAME",
+        value=value,
+        ttl=ttl,
+        remark="wfga",
+        opts=pulumi.ResourceOptions(parent=parent, provider=providers.alicloud),
+    )
+
+
+def cdn_cname(
+    name: str, plan: DnsRecordPlan, target: pulumi.Input[str], parent: pulumi.Resource, providers: EdgeProviders
+) -> pulumi.CustomResource:
+    return dns_record(
+        f"{name}-cname", plan.zone, record=plan.name, value=target, ttl=plan.ttl, parent=parent, providers=providers
+    )
+
+
+def acm_certificate(
+    name: str, domain: str, plan: DnsRecordPlan, parent: pulumi.Resource, providers: EdgeProviders
+) -> pulumi.Output[str]:
+    """A us-east-1 certificate for CloudFront, validated through a record in the managed zone."""
+    cert = aws.acm.Certificate(
+        f"{name}-cert",
+        domain_name=domain,
+        validation_method="DNS",
+        region=ACM_REGION,
+        opts=pulumi.ResourceOptions(parent=parent, provider=providers.aws),
+    )
+    # One domain, so one validation record: (name, value), both fully qualified with a trailing dot.
+    option = cert.domain_validation_options.apply(_validation_record)
+    zone = plan.zone
+    validation_record = dns_record(
+        f"{name}-cert-validation",
+        zone,
+        record=option.apply(lambda o: record_name(zone, o[0])),
+        value=option.apply(lambda o: o[1].rstrip(".")),
+        ttl=plan.ttl,
+        parent=parent,
+        providers=providers,
+    )
+    validation = aws.acm.CertificateValidation(
+        f"{name}-cert-validation",
+        certificate_arn=cert.arn,
+        validation_record_fqdns=[option.apply(lambda o: o[0].rstrip("."))],
+        region=ACM_REGION,
+        opts=pulumi.ResourceOptions(parent=parent, provider=providers.aws, depends_on=[validation_record]),
+    )
+    return validation.certificate_arn
+
+
+def _validation_record(options: Sequence[aws.acm.outputs.CertificateDomainValidationOption]) -> tuple[str, str]:
+    option = options[0]
+    assert option.resource_record_name is not None and option.resource_record_value is not None  # DNS validation
+    return option.resource_record_name, option.resource_record_value
+
+
+def cloudfront_distribution(
+    name: str,
+    plan: CloudFrontPlan,
+    certificate_arn: pulumi.Input[str],
+    parent: pulumi.Resource,
+    providers: EdgeProviders,
+) -> aws.cloudfront.Distribution:
+    timeouts = plan.timeouts
+    origin = aws.cloudfront.DistributionOriginArgs(
+        domain_name=plan.origin_domain,
+        origin_id=plan.origin_id,
+        connection_timeout=timeouts.connect_s if timeouts else None,
+        connection_attempts=timeouts.connect_attempts if timeouts else None,
+        s3_origin_config=aws.cloudfront.DistributionOriginS3OriginConfigArgs(origin_access_identity="")
+        if plan.s3_origin
+        else None,
+        custom_origin_config=None
+        if plan.s3_origin
+        else aws.cloudfront.DistributionOriginCustomOriginConfigArgs(
+            http_port=plan.http_port,
+            https_port=plan.https_port,
+            origin_protocol_policy=plan.origin_protocol_policy,
+            origin_ssl_protocols=["TLSv1.2"],
+            origin_read_timeout=timeouts.read_s if timeouts else None,
+            origin_keepalive_timeout=timeouts.keepalive_s if timeouts else None,
+        ),
+    )
+    return aws.cloudfront.Distribution(
+        f"{name}-distribution",
+        enabled=True,
+        comment=f"wfga {plan.domain}",
+        aliases=[plan.domain],
+        origins=[origin],
+        default_cache_behavior=aws.cloudfront.DistributionDefaultCacheBehaviorArgs(
+            target_origin_id=plan.origin_id,
+            viewer_protocol_policy=plan.viewer_protocol_policy,
+            allowed_methods=list(plan.allowed_methods),
+            cached_methods=list(plan.cached_methods),
+            cache_policy_id=plan.cache_policy_id,
+            origin_request_policy_id=plan.origin_request_policy_id,
+            compress=True,
+        ),
+        price_class=plan.price_class,
+        is_ipv6_enabled=True,
+        restrictions=aws.cloudfront.DistributionRestrictionsArgs(
+            geo_restriction=aws.cloudfront.DistributionRestrictionsGeoRestrictionArgs(restriction_type="none")
+        ),
+        viewer_certificate=aws.cloudfront.DistributionViewerCertificateArgs(
+            acm_certificate_arn=certificate_arn,
+            ssl_support_method="sni-only",
+            minimum_protocol_version="TLSv1.2_2021",
+        ),
+        opts=pulumi.ResourceOptions(parent=parent, provider=providers.aws),
+    )
+
+
+def cloudflare_proxied(
+    name: str, plan: CloudflarePlan, zone: DnsZone, parent: pulumi.Resource, providers: EdgeProviders
+) -> None:
+    """A proxied record to the origin and the page rule that sets its host's caching and SSL mode."""
+    assert zone.zone_id is not None  # validated for cloudflare zones
+    opts = pulumi.ResourceOptions(parent=parent, provider=providers.cloudflare)
+    cloudflare.DnsRecord(
+        f"{name}-record",
+        zone_id=zone.zone_id,
+        name=plan.name,
+        type=plan.record_type,
+        content=plan.content,
+        proxied=True,
+        ttl=plan.ttl,
+        comment="wfga",
+        opts=opts,
+    )
+    # A page rule per host rather than a zone ruleset: the zone's own rules in that phase stay untouched.
+    cloudflare.PageRule(
+        f"{name}-page-rule",
+        zone_id=zone.zone_id,
+        target=plan.page_rule_target,
+        actions=cloudflare.PageRuleActionsArgs(
+            cache_level=plan.cache_level, ssl=plan.ssl, edge_cache_ttl=plan.edge_cache_ttl
+        ),
+        status="active",
+        opts=opts,
+    )

@@ -1,0 +1,420 @@
+"""Service domains and object storage under the mocks: resources, wiring, caching, DNS and outputs."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import pulumi
+import pytest
+
+from tests.conftest import ROOT, stack_plan, stack_values
+from wfga.edge import (
+    ALL_METHODS,
+    ALL_VIEWER_POLICY,
+    CACHING_DISABLED_POLICY,
+    CACHING_OPTIMIZED_POLICY,
+    MEDIA_BUCKET_KINDS,
+    MEDIA_TTL_S,
+)
+from wfga.offline import Plan, ResourceRecord, execute_program, run_program
+from wfga.stackfile import StackValues
+
+T_CF_RECORD = "cloudflare:index/dnsRecord:DnsRecord"
+T_CF_PAGE = "cloudflare:index/pageRule:PageRule"
+T_CF_SETTING = "cloudflare:index/zoneSetting:ZoneSetting"
+T_CF_ARGO = "cloudflare:index/argoSmartRouting:ArgoSmartRouting"
+T_DCDN = "alicloud:dcdn/domain:Domain"
+T_DCDN_CONFIG = "alicloud:dcdn/domainConfig:DomainConfig"
+T_CDN = "alicloud:cdn/domainNew:DomainNew"
+T_CDN_CONFIG = "alicloud:cdn/domainConfig:DomainConfig"
+T_ALIDNS = "alicloud:dns/alidnsRecord:AlidnsRecord"
+T_ACM = "aws:acm/certificate:Certificate"
+T_ACM_VALIDATION = "aws:acm/certificateValidation:CertificateValidation"
+T_DISTRIBUTION = "aws:cloudfront/distribution:Distribution"
+T_SERVICE_DOMAIN = "wfga:service_domain:ServiceDomain"
+T_ZONE = "wfga:service_domain_zone:ServiceDomainZone"
+T_STORAGE = "wfga:object_storage:ObjectStorage"
+EDGE_TYPES = {
+    T_CF_RECORD,
+    T_CF_PAGE,
+    T_CF_SETTING,
+    T_CF_ARGO,
+    T_DCDN,
+    T_DCDN_CONFIG,
+    T_CDN,
+    T_CDN_CONFIG,
+    T_ALIDNS,
+    T_ACM,
+    T_ACM_VALIDATION,
+    T_DISTRIBUTION,
+}
+SECRET = frozenset({"wfga:cloudflare_api_token"})
+GIVEN_ARN = "arn:aws:acm:us-east-1:123456789012:certificate/0a1b2c3d-aaaa-bbbb-cccc-0123456789ab"
+
+
+def one(plan: Plan, type_: str, name: str) -> ResourceRecord:
+    found = [r for r in plan.of_type(type_) if r.name == name]
+    assert len(found) == 1, f"expected one {type_} {name}, found {len(found)}"
+    return found[0]
+
+
+def functions(plan: Plan, type_: str, domain: str) -> dict[str, dict[str, str]]:
+    """The DomainConfigs of one DCDN/CDN domain: function name -> {arg: value}."""
+    return {
+        r.inputs["functionName"]: {a["argName"]: a["argValue"] for a in r.inputs["functionArgs"]}
+        for r in plan.of_type(type_)
+        if r.inputs["domainName"] == domain
+    }
+
+
+def provider_urn(plan: Plan, package: str) -> str:
+    (provider,) = [r for r in plan.resources if r.type == f"pulumi:providers:{package}"]
+    return provider.urn
+
+
+def plan_edge(values: dict[str, Any]) -> Plan:
+    return run_program(StackValues(stack="edge-test", values=values, secret_keys=SECRET), ROOT)
+
+
+@pytest.fixture(scope="module")
+def demo() -> Plan:
+    return stack_plan("edge-demo")
+
+
+@pytest.fixture(scope="module")
+def variant() -> Plan:
+    """Overseas DCDN over HTTPS, CloudFront with the operator's certificate and DNS, private store on Cloudflare."""
+    values = stack_values("edge-demo")
+    values["wfga:dns_zones"][0]["argo_smart_routing"] = False
+    values["wfga:service_domains"] = [
+        {
+            "name": "im.example.cn",
+            "provider": "alicloud-dcdn",
+            "zone": "example.cn",
+            "origin": {"host": "origin.example.cn", "scheme": "https"},
+            "scope": "overseas",
+            "certificate": {"type": "cas", "id": "777", "region": "ap-southeast-1"},
+        },
+        {
+            "name": "license.example.org",
+            "provider": "cloudfront",
+            "origin": {"host": "origin.example.org", "scheme": "https", "port": 8443},
+            "acm_certificate_arn": GIVEN_ARN,
+        },
+    ]
+    values["wfga:object_storage"] = {
+        "kind": "private",
+        "bucket": "media",
+        "origin": {"host": "198.51.100.30"},
+        "cdn": {"provider": "cloudflare", "domain": "media.example.com", "zone": "example.com"},
+    }
+    return plan_edge(values)
+
+
+def storage_plan(storage: dict[str, Any]) -> Plan:
+    values = stack_values("edge-demo")
+    values["wfga:dns_zones"][0]["argo_smart_routing"] = False
+    values["wfga:service_domains"] = []
+    values["wfga:object_storage"] = storage
+    return plan_edge(values)
+
+
+@pytest.fixture(scope="module")
+def s3_cloudfront() -> Plan:
+    return storage_plan(
+        {
+            "kind": "s3",
+            "bucket": "wfga-media",
+            "region": "us-west-2",
+            "cdn": {"provider": "cloudfront", "domain": "media.example.com", "zone": "example.com"},
+        }
+    )
+
+
+@pytest.fixture(scope="module")
+def qiniu_cdn() -> Plan:
+    return storage_plan(
+        {
+            "kind": "qiniu",
+            "bucket": "wfga-media",
+            "origin": {"host": "wfga-media.qiniu.example.net", "scheme": "https"},
+            "upload_host": "up-as0.qiniup.com",
+            "cdn": {
+                "provider": "alicloud-cdn",
+                "domain": "media.example.cn",
+                "zone": "example.cn",
+                "scope": "overseas",
+                "certificate": {"type": "cas", "id": "42"},
+            },
+        }
+    )
+
+
+def test_cloudflare_service_domain_proxies_to_the_origin_and_caches_nothing(demo):
+    component = one(demo, T_SERVICE_DOMAIN, "im.example.com")
+    record = one(demo, T_CF_RECORD, "im.example.com-record")
+    assert record.inputs == {
+        "zoneId": "023e105f4ecef8ad9ca31a8372d0c353",
+        "name": "im.example.com",
+        "type": "A",
+        "content": "198.51.100.20",
+        "proxied": True,
+        "ttl": 1,
+        "comment": "wfga",
+    }
+    rule = one(demo, T_CF_PAGE, "im.example.com-page-rule")
+    assert rule.inputs["target"] == "im.example.com/*"
+    # Bypass: nothing cached; Flexible: HTTPS viewers reach the plain-HTTP origin; no forced HTTPS.
+    assert rule.inputs["actions"] == {"cacheLevel": "bypass", "ssl": "flexible"}
+    for child in (record, rule):
+        assert child.parent == component.urn
+        assert child.provider.startswith(provider_urn(demo, "cloudflare") + "::")
+
+
+def test_cloudflare_zone_never_redirects_port_80_and_gets_argo(demo):
+    zone = one(demo, T_ZONE, "example.com")
+    setting = one(demo, T_CF_SETTING, "example.com-always-use-https")
+    assert setting.inputs == {
+        "zoneId": "023e105f4ecef8ad9ca31a8372d0c353",
+        "settingId": "always_use_https",
+        "value": "off",
+    }
+    argo = one(demo, T_CF_ARGO, "example.com-argo")
+    assert argo.inputs == {"zoneId": "023e105f4ecef8ad9ca31a8372d0c353", "value": "on"}
+    assert setting.parent == argo.parent == zone.urn
+
+
+def test_dcdn_service_domain_sends_every_request_to_the_origin(demo):
+    component = one(demo, T_SERVICE_DOMAIN, "im.example.cn")
+    domain = one(demo, T_DCDN, "im.example.cn-dcdn")
+    assert domain.inputs["scope"] == "global"
+    assert domain.inputs["scene"] == "apiscene"
+    assert domain.inputs["sources"] == [
+        {"type": "ipaddr", "content": "198.51.100.20", "port": 80, "priority": "20", "weight": "10"}
+    ]
+    assert (domain.inputs["sslProtocol"], domain.inputs["certType"], domain.inputs["certId"]) == (
+        "on",
+        "cas",
+        "12345678",
+    )
+    # Dynamic routing with no static-file rules and a zero TTL everywhere; no https_force among them.
+    assert functions(demo, T_DCDN_CONFIG, "im.example.cn") == {
+        "dynamic": {"enable": "on", "dynamic_route_origin": "http"},
+        "path_based_ttl_set": {"path": "/", "ttl": "0", "weight": "99"},
+    }
+    cname = one(demo, T_ALIDNS, "im.example.cn-cname")
+    assert cname.inputs == {
+        "domainName": "example.cn",
+        "rr": "im",
+        "type": "CNAME",
+        "value": domain.state["cname"],
+        "ttl": 600,
+        "remark": "wfga",
+    }
+    alicloud_provider = provider_urn(demo, "alicloud")
+    for child in (domain, cname, *demo.of_type(T_DCDN_CONFIG)):
+        assert child.parent == component.urn
+        assert child.provider.startswith(alicloud_provider + "::")
+
+
+def test_cloudfront_service_domain_caches_nothing_and_serves_plain_http(demo):
+    component = one(demo, T_SERVICE_DOMAIN, "license.example.com")
+    distribution = one(demo, T_DISTRIBUTION, "license.example.com-distribution")
+    inputs = distribution.inputs
+    behavior = inputs["defaultCacheBehavior"]
+    assert behavior["cachePolicyId"] == CACHING_DISABLED_POLICY
+    assert behavior["originRequestPolicyId"] == ALL_VIEWER_POLICY
+    assert behavior["viewerProtocolPolicy"] == "allow-all"
+    assert sorted(behavior["allowedMethods"]) == sorted(ALL_METHODS)
+    assert inputs["priceClass"] == "PriceClass_All"
+    assert inputs["aliases"] == ["license.example.com"]
+    (origin,) = inputs["origins"]
+    assert origin["domainName"] == "origin.example.com"
+    assert (origin["connectionTimeout"], origin["connectionAttempts"]) == (3, 2)
+    custom = origin["customOriginConfig"]
+    assert (custom["originProtocolPolicy"], custom["httpPort"]) == ("http-only", 80)
+    assert (custom["originReadTimeout"], custom["originKeepaliveTimeout"]) == (10, 5)
+    assert behavior["targetOriginId"] == origin["originId"]
+
+    cert = one(demo, T_ACM, "license.example.com-cert")
+    assert cert.inputs == {"domainName": "license.example.com", "validationMethod": "DNS", "region": "us-east-1"}
+    (option,) = cert.state["domainValidationOptions"]
+    check = one(demo, T_CF_RECORD, "license.example.com-cert-validation")
+    assert check.inputs["name"] == option["resourceRecordName"].rstrip(".")
+    assert check.inputs["content"] == option["resourceRecordValue"].rstrip(".")
+    assert (check.inputs["type"], check.inputs["proxied"]) == ("CNAME", False)
+    validation = one(demo, T_ACM_VALIDATION, "license.example.com-cert-validation")
+    assert validation.inputs["certificateArn"] == cert.state["arn"]
+    assert validation.inputs["region"] == "us-east-1"
+    assert check.urn in validation.dependencies
+    assert inputs["viewerCertificate"]["acmCertificateArn"] == validation.state["certificateArn"]
+    assert inputs["viewerCertificate"]["sslSupportMethod"] == "sni-only"
+
+    cname = one(demo, T_CF_RECORD, "license.example.com-cname")
+    assert (cname.inputs["name"], cname.inputs["type"]) == ("license.example.com", "CNAME")
+    assert cname.inputs["content"] == distribution.state["domainName"]
+    assert cname.inputs["proxied"] is False
+    aws_provider = provider_urn(demo, "aws")
+    for child in (cert, validation, distribution):
+        assert child.parent == component.urn
+        assert child.provider.startswith(aws_provider + "::")
+
+
+def test_alibaba_cdn_serves_the_oss_bucket_globally_and_caches(demo):
+    component = one(demo, T_STORAGE, "media.example.cn")
+    cdn = one(demo, T_CDN, "media.example.cn-cdn")
+    assert cdn.inputs["scope"] == "global"
+    assert cdn.inputs["sources"] == [
+        {"type": "oss", "content": "wfga-media.oss-cn-hangzhou.aliyuncs.com", "port": 443, "priority": 20, "weight": 10}
+    ]
+    assert cdn.inputs["certificateConfig"] == {"certType": "free", "serverCertificateStatus": "on"}
+    assert functions(demo, T_CDN_CONFIG, "media.example.cn") == {
+        "path_based_ttl_set": {"path": "/", "ttl": str(MEDIA_TTL_S), "weight": "99"}
+    }
+    cname = one(demo, T_ALIDNS, "media.example.cn-cname")
+    assert (cname.inputs["rr"], cname.inputs["value"]) == ("media", cdn.state["cname"])
+    assert cdn.parent == cname.parent == component.urn
+
+
+def test_every_edge_resource_belongs_to_a_component_named_after_its_host(demo):
+    components = {r.urn: r for r in demo.resources if r.type in (T_SERVICE_DOMAIN, T_ZONE, T_STORAGE)}
+    assert {r.name for r in components.values()} == {
+        "example.com",
+        "im.example.com",
+        "license.example.com",
+        "im.example.cn",
+        "media.example.cn",
+    }
+    edge = [r for r in demo.resources if r.type in EDGE_TYPES]
+    assert len(edge) == 16
+    for r in edge:
+        assert r.parent in components, r.name
+        assert r.name.startswith(components[r.parent].name + "-"), r.name
+
+
+def test_outputs_give_each_hosts_record_and_the_media_lines(demo):
+    domains = demo.outputs["service_domains"]
+    assert domains["im.example.com"] == {
+        "provider": "cloudflare",
+        "origin": "http://198.51.100.20:80",
+        "dns_record": {"name": "im.example.com", "type": "A", "value": "198.51.100.20", "proxied": True},
+        "dns_zone": "example.com",
+    }
+    distribution = one(demo, T_DISTRIBUTION, "license.example.com-distribution")
+    assert domains["license.example.com"]["dns_record"]["value"] == distribution.state["domainName"]
+    dcdn = one(demo, T_DCDN, "im.example.cn-dcdn")
+    assert domains["im.example.cn"]["dns_record"]["value"] == dcdn.state["cname"]
+    assert (
+        demo.outputs["object_storage"]["dns_record"]["value"] == one(demo, T_CDN, "media.example.cn-cdn").state["cname"]
+    )
+    lines = demo.outputs["media_config"]
+    assert lines[:4] == [
+        "media.server.media_type 2",
+        "media.server_host oss-cn-hangzhou.aliyuncs.com",
+        "media.server_port 80",
+        "media.server_ssl_port 443",
+    ]
+    for kind in MEDIA_BUCKET_KINDS:
+        assert f"media.bucket_{kind}_name wfga-media" in lines
+        assert f"media.bucket_{kind}_domain https://media.example.cn" in lines
+
+
+def test_dcdn_overseas_over_https(variant):
+    domain = one(variant, T_DCDN, "im.example.cn-dcdn")
+    assert domain.inputs["scope"] == "overseas"
+    assert domain.inputs["sources"][0] | {"priority": "", "weight": ""} == {
+        "type": "domain",
+        "content": "origin.example.cn",
+        "port": 443,
+        "priority": "",
+        "weight": "",
+    }
+    assert domain.inputs["certRegion"] == "ap-southeast-1"
+    assert functions(variant, T_DCDN_CONFIG, "im.example.cn")["dynamic"]["dynamic_route_origin"] == "https"
+
+
+def test_cloudfront_with_the_operators_certificate_and_dns(variant):
+    assert variant.of_type(T_ACM) == variant.of_type(T_ACM_VALIDATION) == []
+    distribution = one(variant, T_DISTRIBUTION, "license.example.org-distribution")
+    assert distribution.inputs["viewerCertificate"]["acmCertificateArn"] == GIVEN_ARN
+    custom = distribution.inputs["origins"][0]["customOriginConfig"]
+    assert (custom["originProtocolPolicy"], custom["httpsPort"]) == ("https-only", 8443)
+    assert not [r for r in variant.of_type(T_CF_RECORD) if r.inputs["name"] == "license.example.org"]
+    summary = variant.outputs["service_domains"]["license.example.org"]
+    assert summary["dns_zone"] is None
+    assert summary["dns_record"] == {
+        "name": "license.example.org",
+        "type": "CNAME",
+        "value": distribution.state["domainName"],
+        "proxied": False,
+    }
+
+
+def test_private_store_behind_cloudflare_caches_and_takes_plain_http_uploads(variant):
+    record = one(variant, T_CF_RECORD, "media.example.com-record")
+    assert (record.inputs["type"], record.inputs["content"], record.inputs["proxied"]) == ("A", "198.51.100.30", True)
+    rule = one(variant, T_CF_PAGE, "media.example.com-page-rule")
+    assert rule.inputs["actions"] == {"cacheLevel": "cache_everything", "edgeCacheTtl": MEDIA_TTL_S, "ssl": "flexible"}
+    # Uploads come over plain HTTP, so the zone must not redirect; Argo was not asked for.
+    assert one(variant, T_CF_SETTING, "example.com-always-use-https").inputs["value"] == "off"
+    assert variant.of_type(T_CF_ARGO) == []
+    lines = variant.outputs["media_config"]
+    assert "media.server.media_type 3" in lines
+    assert "media.server_host media.example.com" in lines
+    assert "media.bucket_portrait_domain https://media.example.com/media" in lines
+
+
+def test_s3_behind_cloudfront_is_cached_from_the_bucket(s3_cloudfront):
+    distribution = one(s3_cloudfront, T_DISTRIBUTION, "media.example.com-distribution")
+    behavior = distribution.inputs["defaultCacheBehavior"]
+    assert behavior["cachePolicyId"] == CACHING_OPTIMIZED_POLICY
+    assert "originRequestPolicyId" not in behavior
+    (origin,) = distribution.inputs["origins"]
+    assert origin["domainName"] == "wfga-media.s3.us-west-2.amazonaws.com"
+    assert "s3OriginConfig" in origin
+    assert "customOriginConfig" not in origin
+    assert one(s3_cloudfront, T_ACM, "media.example.com-cert").inputs["region"] == "us-east-1"
+    cname = one(s3_cloudfront, T_CF_RECORD, "media.example.com-cname")
+    assert cname.inputs["content"] == distribution.state["domainName"]
+    # Neither a proxied host nor Argo: the zone is left alone.
+    assert s3_cloudfront.of_type(T_CF_SETTING) == s3_cloudfront.of_type(T_ZONE) == []
+    assert "media.server_host s3.us-west-2.amazonaws.com" in s3_cloudfront.outputs["media_config"]
+    assert "media.server.media_type 7" in s3_cloudfront.outputs["media_config"]
+
+
+def test_qiniu_behind_alibaba_cdn_fetches_by_the_buckets_own_name(qiniu_cdn):
+    cdn = one(qiniu_cdn, T_CDN, "media.example.cn-cdn")
+    assert cdn.inputs["scope"] == "overseas"
+    assert cdn.inputs["sources"][0]["type"] == "domain"
+    assert cdn.inputs["sources"][0]["content"] == "wfga-media.qiniu.example.net"
+    assert cdn.inputs["certificateConfig"] == {
+        "certType": "cas",
+        "certId": "42",
+        "certRegion": "cn-hangzhou",
+        "serverCertificateStatus": "on",
+    }
+    assert functions(qiniu_cdn, T_CDN_CONFIG, "media.example.cn")["set_req_host_header"] == {
+        "domain_name": "wfga-media.qiniu.example.net"
+    }
+    assert qiniu_cdn.outputs["media_config"][:2] == ["media.server.media_type 1", "media.server_host up-as0.qiniup.com"]
+    assert qiniu_cdn.outputs["service_domains"] == {}
+
+
+def test_the_program_rejects_a_plain_text_token_before_any_resource():
+    values = stack_values("edge-demo")
+    values["wfga:cloudflare_api_token"] = "cf-plain-token-123"
+    records: list[ResourceRecord] = []
+    with pytest.raises(pulumi.RunError) as err:
+        execute_program(StackValues(stack="bad", values=values), ROOT, records=records)
+    assert "wfga:cloudflare_api_token: stored as plain text" in str(err.value)
+    assert records == []
+
+
+def test_the_program_takes_secret_key_names_from_the_cli_environment(monkeypatch):
+    # `pulumi up` names the secret keys in PULUMI_CONFIG_SECRET_KEYS, not through the mocks' list.
+    monkeypatch.setenv("PULUMI_CONFIG_SECRET_KEYS", '["wfga:cloudflare_api_token"]')
+    values = stack_values("edge-demo")
+    values["wfga:service_domains"] = values["wfga:service_domains"][:1]
+    del values["wfga:object_storage"]
+    plan = execute_program(StackValues(stack="cli", values=values), ROOT)
+    assert list(plan.outputs["service_domains"]) == ["im.example.com"]

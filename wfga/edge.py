@@ -1,0 +1,344 @@
+"""What each CDN resource of a service domain or the object storage must say, as plain data.
+
+Service domains are dynamically accelerated: every request goes to the origin and nothing is
+cached, and each provider serves plain HTTP on port 80 without redirecting (native clients) as
+well as HTTPS on 443 (web clients).  The object storage CDN caches, since media objects never
+change under their random names.  The components in ``components/`` only translate these plans.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any, Literal
+
+from wfga.edge_config import DnsZone, EdgeConfig, ObjectStorage, Origin, OriginTimeouts, ServiceDomain, is_ip
+
+# AWS managed policies (fixed ids, the same in every account).
+CACHING_DISABLED_POLICY = "4135ea2d-6df8-44a3-9df3-4b5a84be39ad"
+CACHING_OPTIMIZED_POLICY = "658327ea-f89d-4fab-a63d-7e88639e58f6"
+ALL_VIEWER_POLICY = "216adef6-5c7f-47e4-b989-5492eafa07d3"
+ALL_VIEWER_EXCEPT_HOST_POLICY = "b689b0a8-53d0-40ab-baf2-68738e2966ac"
+ALL_METHODS = ("DELETE", "GET", "HEAD", "OPTIONS", "PATCH", "POST", "PUT")
+CACHED_METHODS = ("GET", "HEAD")
+ACM_REGION = "us-east-1"
+# The endpoint region for DCDN, CDN and Alibaba DNS (global services) when the cluster is not on Alibaba.
+ALICLOUD_EDGE_REGION = "cn-hangzhou"
+
+# Media objects are written once under random names, so a long edge TTL is safe.
+MEDIA_TTL_S = 30 * 24 * 3600
+# Alibaba cache rules: weight 1..99, the highest wins; a TTL of 0 means "do not cache".
+TOP_WEIGHT = "99"
+CLOUDFLARE_AUTO_TTL = 1
+ALIDNS_TTL = 600
+
+# im-server media.server.media_type codes (WildFire pro).
+MEDIA_TYPES = {"qiniu": 1, "oss": 2, "private": 3, "s3": 7}
+# Every media.bucket_<kind>_{name,domain} pair im-server reads.
+MEDIA_BUCKET_KINDS = ("general", "image", "voice", "video", "file", "sticker", "moments", "portrait", "favorite")
+
+
+@dataclass(frozen=True)
+class AlicloudSource:
+    type: Literal["ipaddr", "domain", "oss"]
+    content: str
+    port: int
+
+
+@dataclass(frozen=True)
+class AlicloudFunction:
+    """One DomainConfig of a DCDN or CDN domain."""
+
+    key: str  # stable resource-name suffix
+    name: str
+    args: tuple[tuple[str, str], ...]
+
+
+@dataclass(frozen=True)
+class DcdnPlan:
+    domain: str
+    scope: str
+    scene: str
+    source: AlicloudSource
+    cert_id: str
+    cert_region: str
+    functions: tuple[AlicloudFunction, ...]
+
+
+@dataclass(frozen=True)
+class AlicloudCdnPlan:
+    domain: str
+    cdn_type: str
+    scope: str
+    source: AlicloudSource
+    cert_type: str
+    cert_id: str | None
+    cert_region: str | None
+    functions: tuple[AlicloudFunction, ...]
+
+
+@dataclass(frozen=True)
+class CloudFrontPlan:
+    domain: str
+    origin_id: str
+    origin_domain: str
+    s3_origin: bool  # a public S3 bucket: S3 origin config instead of a custom origin
+    origin_protocol_policy: str
+    http_port: int
+    https_port: int
+    timeouts: OriginTimeouts | None
+    cache_policy_id: str
+    origin_request_policy_id: str | None
+    viewer_protocol_policy: str
+    allowed_methods: tuple[str, ...]
+    cached_methods: tuple[str, ...]
+    price_class: str
+
+
+@dataclass(frozen=True)
+class CloudflarePlan:
+    """A proxied record and the page rule that sets caching and SSL mode for its host."""
+
+    name: str
+    record_type: Literal["A", "AAAA", "CNAME"]
+    content: str
+    ttl: int
+    page_rule_target: str
+    cache_level: str
+    ssl: str
+    edge_cache_ttl: int | None
+
+
+@dataclass(frozen=True)
+class DnsRecordPlan:
+    """Where a CNAME goes in a zone managed here; its value is known only once the CDN exists."""
+
+    zone: DnsZone
+    name: str  # Cloudflare: the full name; Alibaba DNS: the host record (rr) relative to the zone
+    ttl: int
+
+
+@dataclass(frozen=True)
+class CloudflareZonePlan:
+    zone: DnsZone
+    argo: bool
+    always_use_https_off: bool
+    plain_http_hosts: tuple[str, ...]
+
+
+def record_name(zone: DnsZone, fqdn: str) -> str:
+    """The name of ``fqdn`` as the zone's DNS API wants it (a trailing dot, as ACM gives, is dropped)."""
+    name = fqdn.rstrip(".")
+    if zone.provider == "cloudflare":
+        return name
+    return "@" if name == zone.name else name.removesuffix(f".{zone.name}")
+
+
+def dns_record(zone: DnsZone | None, fqdn: str) -> DnsRecordPlan | None:
+    if zone is None:
+        return None
+    ttl = CLOUDFLARE_AUTO_TTL if zone.provider == "cloudflare" else ALIDNS_TTL
+    return DnsRecordPlan(zone=zone, name=record_name(zone, fqdn), ttl=ttl)
+
+
+def cloudflare_zone_plans(cfg: EdgeConfig) -> list[CloudflareZonePlan]:
+    """Zone-wide settings: Argo where asked, and Always Use HTTPS off where native clients call plain HTTP."""
+    plain_http = cfg.plain_http_hosts()
+    plans = []
+    for zone in cfg.dns_zones:
+        hosts = tuple(plain_http.get(zone.name, ()))
+        if zone.provider == "cloudflare" and (zone.argo_smart_routing or hosts):
+            plans.append(
+                CloudflareZonePlan(
+                    zone=zone, argo=zone.argo_smart_routing, always_use_https_off=bool(hosts), plain_http_hosts=hosts
+                )
+            )
+    return plans
+
+
+def _cloudflare_record(host: str) -> tuple[Literal["A", "AAAA", "CNAME"], str]:
+    if is_ip(host):
+        return ("AAAA" if ":" in host else "A", host)
+    return ("CNAME", host)
+
+
+def cloudflare_service_plan(sd: ServiceDomain) -> CloudflarePlan:
+    record_type, content = _cloudflare_record(sd.origin.host)
+    return CloudflarePlan(
+        name=sd.name,
+        record_type=record_type,
+        content=content,
+        ttl=CLOUDFLARE_AUTO_TTL,
+        page_rule_target=f"{sd.name}/*",
+        cache_level="bypass",
+        # The origin speaks plain HTTP (validated): HTTPS viewers must reach it over HTTP too.
+        ssl="flexible",
+        edge_cache_ttl=None,
+    )
+
+
+def dcdn_plan(sd: ServiceDomain) -> DcdnPlan:
+    assert sd.certificate is not None and sd.certificate.id is not None  # validated for alicloud-dcdn
+    return DcdnPlan(
+        domain=sd.name,
+        scope=sd.effective_scope,
+        scene="apiscene",
+        source=_alicloud_source(sd.origin),
+        cert_id=sd.certificate.id,
+        cert_region=sd.certificate.region,
+        functions=(
+            # Dynamic acceleration on, with no static-file rules: every request is routed to the origin.
+            AlicloudFunction(
+                key="dynamic",
+                name="dynamic",
+                args=(("enable", "on"), ("dynamic_route_origin", sd.origin.scheme)),
+            ),
+            AlicloudFunction(
+                key="no-cache",
+                name="path_based_ttl_set",
+                args=(("path", "/"), ("ttl", "0"), ("weight", TOP_WEIGHT)),
+            ),
+        ),
+    )
+
+
+def _alicloud_source(origin: Origin) -> AlicloudSource:
+    return AlicloudSource(type="ipaddr" if is_ip(origin.host) else "domain", content=origin.host, port=origin.port)
+
+
+def cloudfront_service_plan(sd: ServiceDomain) -> CloudFrontPlan:
+    return CloudFrontPlan(
+        domain=sd.name,
+        origin_id="origin",
+        origin_domain=sd.origin.host,
+        s3_origin=False,
+        origin_protocol_policy=f"{sd.origin.scheme}-only",
+        http_port=sd.origin.port if sd.origin.scheme == "http" else 80,
+        https_port=sd.origin.port if sd.origin.scheme == "https" else 443,
+        timeouts=sd.effective_timeouts,
+        cache_policy_id=CACHING_DISABLED_POLICY,
+        # Over HTTPS CloudFront checks the origin's certificate against the Host it sends: keep the origin's own.
+        origin_request_policy_id=ALL_VIEWER_POLICY if sd.origin.scheme == "http" else ALL_VIEWER_EXCEPT_HOST_POLICY,
+        viewer_protocol_policy="allow-all",
+        allowed_methods=ALL_METHODS,
+        cached_methods=CACHED_METHODS,
+        price_class="PriceClass_All",
+    )
+
+
+def storage_origin(storage: ObjectStorage) -> Origin:
+    """The host the CDN fetches media from."""
+    if storage.kind == "oss":
+        return Origin(host=f"{storage.bucket}.oss-{storage.region}.aliyuncs.com", scheme="https", port=443)
+    if storage.kind == "s3":
+        return Origin(host=f"{storage.bucket}.s3.{storage.region}.amazonaws.com", scheme="https", port=443)
+    assert storage.origin is not None  # validated for qiniu and private
+    return storage.origin
+
+
+def alicloud_cdn_plan(storage: ObjectStorage) -> AlicloudCdnPlan:
+    cdn = storage.cdn
+    assert cdn.certificate is not None  # validated for alicloud-cdn
+    origin = storage_origin(storage)
+    functions = [
+        AlicloudFunction(
+            key="cache",
+            name="path_based_ttl_set",
+            args=(("path", "/"), ("ttl", str(MEDIA_TTL_S)), ("weight", TOP_WEIGHT)),
+        )
+    ]
+    if storage.kind != "oss":
+        # A domain origin gets the accelerated domain as Host by default; buckets route by their own name.
+        functions.append(
+            AlicloudFunction(key="origin-host", name="set_req_host_header", args=(("domain_name", origin.host),))
+        )
+    return AlicloudCdnPlan(
+        domain=cdn.domain,
+        cdn_type="web",
+        scope=cdn.effective_scope,
+        source=AlicloudSource(type="oss", content=origin.host, port=origin.port)
+        if storage.kind == "oss"
+        else _alicloud_source(origin),
+        cert_type=cdn.certificate.type,
+        cert_id=cdn.certificate.id,
+        cert_region=cdn.certificate.region if cdn.certificate.type == "cas" else None,
+        functions=tuple(functions),
+    )
+
+
+def cloudfront_storage_plan(storage: ObjectStorage) -> CloudFrontPlan:
+    origin = storage_origin(storage)
+    return CloudFrontPlan(
+        domain=storage.cdn.domain,
+        origin_id="media",
+        origin_domain=origin.host,
+        s3_origin=storage.kind == "s3",
+        origin_protocol_policy=f"{origin.scheme}-only",
+        http_port=origin.port if origin.scheme == "http" else 80,
+        https_port=origin.port if origin.scheme == "https" else 443,
+        timeouts=None,
+        cache_policy_id=CACHING_OPTIMIZED_POLICY,
+        # Uploads to the private store carry the user's credentials in headers; buckets need none.
+        origin_request_policy_id=ALL_VIEWER_EXCEPT_HOST_POLICY if storage.kind == "private" else None,
+        viewer_protocol_policy="allow-all",
+        allowed_methods=ALL_METHODS,
+        cached_methods=CACHED_METHODS,
+        price_class="PriceClass_All",
+    )
+
+
+def cloudflare_storage_plan(storage: ObjectStorage) -> CloudflarePlan:
+    origin = storage_origin(storage)
+    record_type, content = _cloudflare_record(origin.host)
+    return CloudflarePlan(
+        name=storage.cdn.domain,
+        record_type=record_type,
+        content=content,
+        ttl=CLOUDFLARE_AUTO_TTL,
+        page_rule_target=f"{storage.cdn.domain}/*",
+        cache_level="cache_everything",
+        # Bucket endpoints serve HTTPS under their own name, not the CDN's: encrypt without verifying.
+        ssl="flexible" if origin.scheme == "http" else "full",
+        edge_cache_ttl=MEDIA_TTL_S,
+    )
+
+
+def media_server_host(storage: ObjectStorage) -> str:
+    """Where clients upload: the cloud's endpoint for buckets, the CDN for the private store."""
+    if storage.kind == "oss":
+        return f"oss-{storage.region}.aliyuncs.com"
+    if storage.kind == "s3":
+        return f"s3.{storage.region}.amazonaws.com"
+    if storage.kind == "qiniu":
+        assert storage.upload_host is not None  # validated for qiniu
+        return storage.upload_host
+    return storage.cdn.domain
+
+
+def media_config_lines(storage: ObjectStorage) -> list[str]:
+    """The im-server (wildfirechat.conf) media lines, ready to paste; keys and secrets are the operator's."""
+    # The private store serves buckets as paths of one host; cloud buckets each have their own host.
+    domain = f"https://{storage.cdn.domain}" + (f"/{storage.bucket}" if storage.kind == "private" else "")
+    lines = [
+        f"media.server.media_type {MEDIA_TYPES[storage.kind]}",
+        f"media.server_host {media_server_host(storage)}",
+        "media.server_port 80",
+        "media.server_ssl_port 443",
+    ]
+    for kind in MEDIA_BUCKET_KINDS:
+        lines += [f"media.bucket_{kind}_name {storage.bucket}", f"media.bucket_{kind}_domain {domain}"]
+    return lines
+
+
+def edge_summary(
+    name: str, provider: str, origin: Origin, *, record_type: str, target: str, record: DnsRecordPlan | None
+) -> dict[str, Any]:
+    """What the operator needs to know about one accelerated host, as plain data for a stack output.
+
+    ``dns_zone`` is None when the zone is not managed here: the operator creates ``dns_record``.
+    """
+    return {
+        "provider": provider,
+        "origin": origin.url,
+        "dns_record": {"name": name, "type": record_type, "value": target, "proxied": provider == "cloudflare"},
+        "dns_zone": record.zone.name if record is not None else None,
+    }

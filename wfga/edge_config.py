@@ -1,0 +1,475 @@
+"""Service-domain and object-storage acceleration: the ``wfga:`` keys that describe them.
+
+The keys are ``wfga:dns_zones``, ``wfga:service_domains``, ``wfga:object_storage`` and the secret
+``wfga:cloudflare_api_token``.  :func:`parse_edge_config` validates them before any resource exists
+and raises :class:`~wfga.config.ConfigError` with the key path and the fix, like
+:func:`wfga.config.parse_stack_config`.  This module imports :mod:`wfga.config`, never the reverse,
+which is why ``wfga.config.EDGE_KEYS`` repeats the key names.
+"""
+
+from __future__ import annotations
+
+import ipaddress
+import re
+from collections.abc import Collection, Iterator, Mapping
+from dataclasses import dataclass
+from typing import Annotated, Any, Literal
+
+from pydantic import AfterValidator, Field, SecretStr, ValidationError, model_validator
+
+from wfga.config import EDGE_KEYS, NAMESPACE, ConfigError, Port, _loc_to_path, _message, _Model, _problem
+
+# Cloudflare proxies HTTP(S) only on these ports; anything else needs Spectrum.
+CLOUDFLARE_HTTP_PORTS = (80, 8080, 8880, 2052, 2082, 2086, 2095)
+CLOUDFLARE_HTTPS_PORTS = (443, 2053, 2083, 2087, 2096, 8443)
+# Native WildFire clients call the service domain with plain HTTP on this port; it is compiled in.
+NATIVE_CLIENT_PORT = 80
+DEFAULT_PORTS = {"http": 80, "https": 443}
+# CloudFront connects to custom origins on 80, 443 or 1024..65535.
+CLOUDFRONT_MIN_HIGH_PORT = 1024
+# Alibaba's Certificate Management Service keeps certificates in one of these two regions.
+CAS_REGIONS = ("cn-hangzhou", "ap-southeast-1")
+
+_LABEL = r"(?!-)[a-z0-9-]{1,63}(?<!-)"
+_DOMAIN = re.compile(rf"^(?=.{{1,253}}$){_LABEL}(?:\.{_LABEL})+$")
+_BUCKET = re.compile(r"^[a-z0-9][a-z0-9.-]{1,61}[a-z0-9]$")
+_ALICLOUD_REGION = re.compile(r"^[a-z]{2}-[a-z0-9-]+$")
+_AWS_REGION = re.compile(r"^[a-z]{2}(?:-gov)?-[a-z]+-\d$")
+_CLOUDFLARE_ZONE_ID = re.compile(r"^[0-9a-f]{32}$")
+_ACM_ARN = re.compile(r"^arn:aws:acm:(?P<region>[a-z0-9-]+):\d{12}:certificate/[0-9a-f-]+$")
+
+
+def _domain_name(value: str) -> str:
+    if not _DOMAIN.match(value) or value.rsplit(".", 1)[-1].isdigit():
+        raise ValueError(f"{value!r} is not a lower-case DNS name such as im.example.com")
+    return value
+
+
+DomainName = Annotated[str, AfterValidator(_domain_name)]
+
+
+def _host(value: str) -> str:
+    try:
+        return str(ipaddress.ip_address(value))
+    except ValueError:
+        pass
+    if not _DOMAIN.match(value) or value.rsplit(".", 1)[-1].isdigit():
+        raise ValueError(f"{value!r} is neither an IP address nor a lower-case DNS name")
+    return value
+
+
+def is_ip(host: str) -> bool:
+    try:
+        ipaddress.ip_address(host)
+    except ValueError:
+        return False
+    return True
+
+
+def in_zone(name: str, zone: str) -> bool:
+    return name == zone or name.endswith(f".{zone}")
+
+
+class Origin(_Model):
+    """Where the CDN fetches from: one scheme and port, whatever the viewer used."""
+
+    host: Annotated[str, AfterValidator(_host)]
+    scheme: Literal["http", "https"] = "http"
+    port: Port = Field(default=DEFAULT_PORTS["http"], description="default: 80 for http, 443 for https")
+
+    @model_validator(mode="before")
+    @classmethod
+    def _default_port(cls, data: Any) -> Any:
+        if isinstance(data, Mapping) and data.get("port") is None and data.get("scheme") == "https":
+            return {**data, "port": DEFAULT_PORTS["https"]}
+        return data
+
+    @property
+    def url(self) -> str:
+        host = f"[{self.host}]" if ":" in self.host else self.host
+        return f"{self.scheme}://{host}:{self.port}"
+
+
+class AlicloudCertificate(_Model):
+    """The HTTPS certificate of an Alibaba DCDN or CDN domain."""
+
+    type: Literal["cas", "free"] = Field(description="cas: from Certificate Management Service; free: issued by CDN")
+    id: str | None = Field(default=None, min_length=1, description="Certificate Management Service id (type cas)")
+    region: Literal["cn-hangzhou", "ap-southeast-1"] = "cn-hangzhou"
+
+    @model_validator(mode="after")
+    def _check(self) -> AlicloudCertificate:
+        if self.type == "cas" and self.id is None:
+            raise ValueError("id: a cas certificate needs the id it has in Certificate Management Service")
+        if self.type == "free" and self.id is not None:
+            raise ValueError("id: a free certificate is issued by CDN and has no id; remove it or use type cas")
+        return self
+
+
+class OriginTimeouts(_Model):
+    """CloudFront origin timeouts.  The defaults give up within ~16 s so a client's /route call fails
+    over to its next address instead of waiting out CloudFront's own defaults (3 x 10 s connect, 30 s read)."""
+
+    connect_s: int = Field(default=3, ge=1, le=10)
+    connect_attempts: int = Field(default=2, ge=1, le=3)
+    read_s: int = Field(default=10, ge=1, le=60, description="above 60 s needs an AWS quota increase")
+    keepalive_s: int = Field(default=5, ge=1, le=60)
+
+
+ServiceProvider = Literal["cloudflare", "alicloud-dcdn", "cloudfront"]
+StorageCdnProvider = Literal["alicloud-cdn", "cloudfront", "cloudflare"]
+
+# Which provider-specific keys each provider reads; any other one set is a mistake worth a message.
+_PROVIDER_KEYS: dict[str, tuple[str, ...]] = {
+    "scope": ("alicloud-dcdn", "alicloud-cdn"),
+    "certificate": ("alicloud-dcdn", "alicloud-cdn"),
+    "acm_certificate_arn": ("cloudfront",),
+    "timeouts": ("cloudfront",),
+}
+
+
+def _only_for(model: _Model, provider: str) -> None:
+    for key, providers in _PROVIDER_KEYS.items():
+        if key in type(model).model_fields and getattr(model, key) is not None and provider not in providers:
+            raise ValueError(f"{key}: applies to {' and '.join(providers)} only, not {provider}; remove it")
+
+
+def _check_scope(scope: str | None) -> None:
+    if scope == "domestic":
+        raise ValueError(
+            "scope: domestic serves mainland China only; global access needs global (the domain needs an "
+            "ICP filing) or overseas"
+        )
+    if scope not in (None, "global", "overseas"):
+        raise ValueError(f"scope: {scope!r} is not global or overseas")
+
+
+def _check_acm_arn(arn: str | None) -> None:
+    if arn is None:
+        return
+    match = _ACM_ARN.match(arn)
+    if not match:
+        raise ValueError(f"acm_certificate_arn: {arn!r} is not an ACM certificate ARN")
+    if match["region"] != "us-east-1":
+        raise ValueError(
+            f"acm_certificate_arn: the certificate is in {match['region']}; CloudFront only uses ACM "
+            "certificates from us-east-1 (or leave the key out and wfga requests one there)"
+        )
+
+
+def _check_cloudflare_origin(origin: Origin) -> None:
+    if origin.port not in CLOUDFLARE_HTTP_PORTS + CLOUDFLARE_HTTPS_PORTS:
+        raise ValueError(
+            f"origin.port: Cloudflare cannot proxy port {origin.port}; it proxies HTTP on "
+            f"{', '.join(map(str, CLOUDFLARE_HTTP_PORTS))} and HTTPS on {', '.join(map(str, CLOUDFLARE_HTTPS_PORTS))}"
+        )
+    if origin.scheme != "http" or origin.port != NATIVE_CLIENT_PORT:
+        raise ValueError(
+            f"origin: Cloudflare reaches the origin on the port and scheme the viewer used, and native clients "
+            f"call plain HTTP on {NATIVE_CLIENT_PORT}; use an origin serving http on {NATIVE_CLIENT_PORT} "
+            "(HTTPS viewers reach it through SSL mode Flexible), or cloudfront/alicloud-dcdn to fetch over "
+            f"{origin.scheme}:{origin.port}"
+        )
+
+
+def _check_alicloud_origin(origin: Origin, product: str) -> None:
+    if origin.port != DEFAULT_PORTS[origin.scheme]:
+        raise ValueError(
+            f"origin.port: {product} fetches {origin.scheme} origins on port {DEFAULT_PORTS[origin.scheme]} only "
+            f"(got {origin.port}); put the origin on 80 (http) or 443 (https)"
+        )
+
+
+def _check_cloudfront_origin(origin: Origin) -> None:
+    if is_ip(origin.host):
+        raise ValueError(
+            f"origin.host: CloudFront origins must be DNS names, not IP addresses ({origin.host}); "
+            "add a DNS record for the origin and give its name"
+        )
+    if origin.port not in (80, 443) and origin.port < CLOUDFRONT_MIN_HIGH_PORT:
+        raise ValueError(f"origin.port: CloudFront connects to 80, 443 or 1024..65535, not {origin.port}")
+
+
+class ServiceDomain(_Model):
+    """The IM address or the licence domain, dynamically accelerated: nothing is cached."""
+
+    name: DomainName
+    provider: ServiceProvider
+    origin: Origin
+    zone: DomainName | None = Field(default=None, description="a wfga:dns_zones name; unset: DNS is not managed here")
+    scope: str | None = Field(default=None, description="alicloud-dcdn: global (default) or overseas")
+    certificate: AlicloudCertificate | None = Field(default=None, description="alicloud-dcdn: type cas")
+    acm_certificate_arn: str | None = Field(default=None, description="cloudfront: an issued us-east-1 certificate")
+    timeouts: OriginTimeouts | None = Field(default=None, description="cloudfront origin timeouts")
+
+    @model_validator(mode="after")
+    def _check(self) -> ServiceDomain:
+        _only_for(self, self.provider)
+        _check_scope(self.scope)
+        _check_acm_arn(self.acm_certificate_arn)
+        if self.provider == "cloudflare":
+            _check_cloudflare_origin(self.origin)
+            if self.zone is None:
+                raise ValueError(
+                    "zone: a proxied record lives in Cloudflare DNS; name a cloudflare zone of wfga:dns_zones"
+                )
+        elif self.provider == "alicloud-dcdn":
+            _check_alicloud_origin(self.origin, "DCDN")
+            if self.certificate is None:
+                raise ValueError(
+                    "certificate: web clients call HTTPS on 443, which needs a certificate; give "
+                    "{type: cas, id: <Certificate Management Service id>}"
+                )
+            if self.certificate.type != "cas":
+                raise ValueError("certificate.type: DCDN takes certificates from Certificate Management Service (cas)")
+        else:
+            _check_cloudfront_origin(self.origin)
+        return self
+
+    @property
+    def effective_scope(self) -> str:
+        return self.scope or "global"
+
+    @property
+    def effective_timeouts(self) -> OriginTimeouts:
+        return self.timeouts or OriginTimeouts()
+
+
+class StorageCdn(_Model):
+    """The CDN in front of the object storage; it caches, unlike a service domain."""
+
+    provider: StorageCdnProvider
+    domain: DomainName
+    zone: DomainName | None = Field(default=None, description="a wfga:dns_zones name; unset: DNS is not managed here")
+    scope: str | None = Field(default=None, description="alicloud-cdn: global (default) or overseas")
+    certificate: AlicloudCertificate | None = Field(default=None, description="alicloud-cdn: type cas or free")
+    acm_certificate_arn: str | None = Field(default=None, description="cloudfront: an issued us-east-1 certificate")
+
+    @model_validator(mode="after")
+    def _check(self) -> StorageCdn:
+        _only_for(self, self.provider)
+        _check_scope(self.scope)
+        _check_acm_arn(self.acm_certificate_arn)
+        if self.provider == "alicloud-cdn" and self.certificate is None:
+            raise ValueError(
+                "certificate: web clients download media over HTTPS, which needs a certificate; give "
+                "{type: free} or {type: cas, id: ...}"
+            )
+        if self.provider == "cloudflare" and self.zone is None:
+            raise ValueError("zone: a proxied record lives in Cloudflare DNS; name a cloudflare zone of wfga:dns_zones")
+        return self
+
+    @property
+    def effective_scope(self) -> str:
+        return self.scope or "global"
+
+
+class ObjectStorage(_Model):
+    """Where im-server keeps media, and the CDN that serves downloads (and private-store uploads)."""
+
+    kind: Literal["oss", "qiniu", "private", "s3"]
+    bucket: str = Field(description="the bucket behind the CDN domain")
+    region: str | None = Field(default=None, description="oss: Alibaba region; s3: AWS region")
+    origin: Origin | None = Field(default=None, description="qiniu: the bucket domain; private: the store's endpoint")
+    upload_host: DomainName | None = Field(default=None, description="qiniu: the upload domain of the bucket's region")
+    cdn: StorageCdn
+
+    @model_validator(mode="after")
+    def _check(self) -> ObjectStorage:
+        if not _BUCKET.match(self.bucket):
+            raise ValueError(f"bucket: {self.bucket!r} is not a bucket name (lower-case letters, digits, dots, dashes)")
+        needs = {
+            "oss": ("region",),
+            "s3": ("region",),
+            "qiniu": ("origin", "upload_host"),
+            "private": ("origin",),
+        }[self.kind]
+        for key in ("region", "origin", "upload_host"):
+            if key in needs and getattr(self, key) is None:
+                raise ValueError(f"{key}: required for kind {self.kind}; see docs/edge.md")
+            if key not in needs and getattr(self, key) is not None:
+                raise ValueError(f"{key}: not used by kind {self.kind}; remove it")
+        if self.kind == "oss" and not _ALICLOUD_REGION.match(str(self.region)):
+            raise ValueError(f"region: {self.region!r} is not an Alibaba Cloud region id such as cn-hangzhou")
+        if self.kind == "s3" and not _AWS_REGION.match(str(self.region)):
+            raise ValueError(f"region: {self.region!r} is not an AWS region id such as us-west-2")
+        if self.kind == "qiniu" and self.origin is not None and is_ip(self.origin.host):
+            raise ValueError("origin.host: give the Qiniu bucket's domain, which Qiniu routes by name, not an IP")
+        if self.origin is not None:
+            if self.cdn.provider == "alicloud-cdn":
+                _check_alicloud_origin(self.origin, "Alibaba CDN")
+            elif self.cdn.provider == "cloudfront":
+                _check_cloudfront_origin(self.origin)
+            else:
+                _check_cloudflare_origin(self.origin)
+        if self.kind == "s3" and self.cdn.provider == "cloudflare" and self.bucket != self.cdn.domain:
+            raise ValueError(
+                f"cdn.domain: S3 picks the bucket from the Host header, and Cloudflare sends {self.cdn.domain}; "
+                f"name the bucket {self.cdn.domain} or use cloudfront, which sends the bucket's own host name"
+            )
+        return self
+
+
+class DnsZone(_Model):
+    """A DNS zone whose records wfga may write."""
+
+    name: DomainName
+    provider: Literal["cloudflare", "alidns"]
+    zone_id: str | None = Field(default=None, description="cloudflare: the zone id (32 hex digits)")
+    argo_smart_routing: bool = Field(default=False, description="cloudflare: turn Argo Smart Routing on (paid)")
+    always_use_https: bool = Field(
+        default=False, description="cloudflare: true if the zone must keep redirecting every host to HTTPS"
+    )
+
+    @model_validator(mode="after")
+    def _check(self) -> DnsZone:
+        if self.provider == "cloudflare":
+            if self.zone_id is None or not _CLOUDFLARE_ZONE_ID.match(self.zone_id):
+                raise ValueError("zone_id: a cloudflare zone needs its zone id, 32 hex digits (dashboard: Overview)")
+        else:
+            for key in ("zone_id", "argo_smart_routing", "always_use_https"):
+                if getattr(self, key):
+                    raise ValueError(f"{key}: applies to cloudflare zones only; remove it")
+        return self
+
+
+@dataclass(frozen=True)
+class EdgeHost:
+    """A host name wfga accelerates, with what the cross-checks need to know about it."""
+
+    path: str
+    name: str
+    zone: str | None
+    provider: str
+    needs_acm: bool  # cloudfront without an ARN: wfga requests a certificate and validates it by DNS
+    plain_http: bool  # native clients call it with plain HTTP: service domains, and a private store's uploads
+
+
+class EdgeConfig(_Model):
+    cloudflare_api_token: SecretStr | None = Field(default=None, description="set with pulumi config set --secret")
+    dns_zones: list[DnsZone] = Field(default_factory=list)
+    service_domains: list[ServiceDomain] = Field(default_factory=list)
+    object_storage: ObjectStorage | None = None
+
+    def zone(self, name: str | None) -> DnsZone | None:
+        return next((z for z in self.dns_zones if z.name == name), None)
+
+    def hosts(self) -> Iterator[EdgeHost]:
+        for i, sd in enumerate(self.service_domains):
+            yield EdgeHost(
+                path=f"{NAMESPACE}:service_domains[{i}] ({sd.name})",
+                name=sd.name,
+                zone=sd.zone,
+                provider=sd.provider,
+                needs_acm=sd.provider == "cloudfront" and sd.acm_certificate_arn is None,
+                plain_http=True,
+            )
+        if self.object_storage is not None:
+            cdn = self.object_storage.cdn
+            yield EdgeHost(
+                path=f"{NAMESPACE}:object_storage.cdn",
+                name=cdn.domain,
+                zone=cdn.zone,
+                provider=cdn.provider,
+                needs_acm=cdn.provider == "cloudfront" and cdn.acm_certificate_arn is None,
+                plain_http=self.object_storage.kind == "private",
+            )
+
+    def plain_http_hosts(self) -> dict[str, list[str]]:
+        """Cloudflare-proxied hosts that native clients call with plain HTTP, per zone."""
+        hosts: dict[str, list[str]] = {}
+        for host in self.hosts():
+            if host.provider == "cloudflare" and host.plain_http and host.zone is not None:
+                hosts.setdefault(host.zone, []).append(host.name)
+        return hosts
+
+    @property
+    def uses_cloudflare(self) -> bool:
+        # A cloudflare host needs a cloudflare zone, so the zones tell it all.
+        return any(z.provider == "cloudflare" for z in self.dns_zones)
+
+    @property
+    def uses_alicloud(self) -> bool:
+        hosts = (h.provider.startswith("alicloud-") for h in self.hosts())
+        return any(hosts) or any(z.provider == "alidns" for z in self.dns_zones)
+
+    @property
+    def uses_aws(self) -> bool:
+        return any(h.provider == "cloudfront" for h in self.hosts())
+
+
+def _cross_checks(cfg: EdgeConfig, token_is_secret: bool) -> list[str]:
+    problems: list[str] = []
+    zones = [z.name for z in cfg.dns_zones]
+    problems += [
+        f"{NAMESPACE}:dns_zones: the zone {name} is listed twice"
+        for name in sorted({n for n in zones if zones.count(n) > 1})
+    ]
+    hosts = [host.name for host in cfg.hosts()]
+    problems += [
+        f"{NAMESPACE}: the host {name} is accelerated twice; a host name belongs to one service domain or the storage"
+        for name in sorted({h for h in hosts if hosts.count(h) > 1})
+    ]
+    for host in cfg.hosts():
+        zone = cfg.zone(host.zone)
+        if host.zone is not None and zone is None:
+            problems.append(
+                f"{host.path}.zone: {host.zone} is not in wfga:dns_zones ({', '.join(zones) or 'none declared'})"
+            )
+            continue
+        if zone is None:
+            if host.needs_acm:
+                problems.append(
+                    f"{host.path}.acm_certificate_arn: without a zone managed here wfga cannot validate a new ACM "
+                    "certificate; give the ARN of an issued us-east-1 certificate, or a zone"
+                )
+            continue
+        if not in_zone(host.name, zone.name):
+            problems.append(f"{host.path}: {host.name} is outside the zone {zone.name}; pick the zone that contains it")
+            continue
+        if host.provider == "cloudflare" and zone.provider != "cloudflare":
+            problems.append(
+                f"{host.path}.zone: a proxied record needs a cloudflare zone; {zone.name} is on {zone.provider}"
+            )
+        if zone.provider == "alidns" and host.name == zone.name:
+            problems.append(
+                f"{host.path}: Alibaba DNS cannot put the CDN's CNAME at the zone apex {host.name}; use a subdomain "
+                f"such as im.{host.name}"
+            )
+    plain_http_hosts = cfg.plain_http_hosts()
+    for i, zone in enumerate(cfg.dns_zones):
+        if zone.always_use_https and zone.name in plain_http_hosts:
+            problems.append(
+                f"{NAMESPACE}:dns_zones[{i}] ({zone.name}).always_use_https: the zone redirects every HTTP request "
+                f"to HTTPS, but native clients call {', '.join(plain_http_hosts[zone.name])} with plain HTTP on port "
+                "80 and cannot follow the redirect; Cloudflare cannot exempt one host from Always Use HTTPS, so set "
+                "it false (wfga then turns the zone setting off) and redirect other hosts with a Redirect Rule"
+            )
+    if cfg.uses_cloudflare and cfg.cloudflare_api_token is None:
+        problems.append(
+            f"{NAMESPACE}:cloudflare_api_token: required to manage the cloudflare zones; run "
+            "`pulumi config set --secret cloudflare_api_token <token>` (permissions: Zone DNS, Page Rules, "
+            "Zone Settings, Argo edit)"
+        )
+    if cfg.cloudflare_api_token is not None and not token_is_secret:
+        problems.append(
+            f"{NAMESPACE}:cloudflare_api_token: stored as plain text; remove it from the stack file, run "
+            "`pulumi config set --secret cloudflare_api_token <token>`, and rotate the exposed token"
+        )
+    return problems
+
+
+def parse_edge_config(values: Mapping[str, Any], secret_keys: Collection[str] = ()) -> EdgeConfig:
+    """Validate the edge keys among the stack's ``wfga:*`` values (namespaced keys, decoded values).
+
+    ``secret_keys`` names the keys the stack stores encrypted; a token outside it is rejected.
+    """
+    raw = {key: values[f"{NAMESPACE}:{key}"] for key in EDGE_KEYS if values.get(f"{NAMESPACE}:{key}") is not None}
+    try:
+        cfg = EdgeConfig.model_validate(raw)
+    except ValidationError as err:
+        raise ConfigError([_problem(_loc_to_path(tuple(e["loc"]), raw), _message(e)) for e in err.errors()]) from None
+    problems = _cross_checks(cfg, f"{NAMESPACE}:cloudflare_api_token" in secret_keys)
+    if problems:
+        raise ConfigError(problems)
+    return cfg
