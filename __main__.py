@@ -6,13 +6,25 @@ import json
 
 import pulumi
 import pulumi_alicloud as alicloud
+import pulumi_aws as aws
+import pulumi_cloudflare as cloudflare
 from pulumi.runtime import config as runtime_config
 
 from components.alicloud_nlb_access_point import AlicloudNlbAccessPoint, AlicloudNlbAccessPointArgs
+from components.alicloud_vm_access_point import AlicloudVmAccessPoint, AlicloudVmAccessPointArgs
+from components.aws_nlb_access_point import AwsNlbAccessPoint, AwsNlbAccessPointArgs
+from components.aws_vm_access_point import AwsVmAccessPoint, AwsVmAccessPointArgs
 from components.cen_core import CenCore, CenCoreArgs, CenIds
 from components.cen_link import CenLink, CenLinkArgs
 from components.cluster_ingress import ClusterIngress, ClusterIngressArgs
-from wfga.config import NAMESPACE, ConfigError, StackConfig, parse_stack_config
+from components.object_storage import ObjectStorage, ObjectStorageArgs
+from components.service_domain import ServiceDomain, ServiceDomainArgs
+from components.service_domain_parts import EdgeProviders
+from components.service_domain_zone import ServiceDomainZone, ServiceDomainZoneArgs
+from components.vpc_peering import VpcPeering, VpcPeeringArgs
+from wfga.config import EDGE_KEYS, NAMESPACE, ConfigError, StackConfig, parse_stack_config
+from wfga.edge import ACM_REGION, ALICLOUD_EDGE_REGION, cloudflare_zone_plans
+from wfga.edge_config import EdgeConfig, parse_edge_config
 from wfga.outputs import node_outputs
 from wfga.portplan import AccessPointPlan, plan_stack
 
@@ -40,9 +52,25 @@ def read_config() -> tuple[StackConfig, list[AccessPointPlan]]:
         raise pulumi.RunError(str(err)) from None
 
 
+def read_edge_config() -> EdgeConfig:
+    config = pulumi.Config(NAMESPACE)
+    keys = [f"{NAMESPACE}:{key}" for key in EDGE_KEYS]
+    values = {key: _decode(text) for key in keys if (text := config.get(key.split(":", 1)[1])) is not None}
+    # The CLI hands secret key names to the program in the environment; the mocks set them directly.
+    secret = set(runtime_config.get_config_secret_keys_env()) | {k for k in keys if runtime_config.is_config_secret(k)}
+    try:
+        return parse_edge_config(values, secret)
+    except ConfigError as err:
+        raise pulumi.RunError(str(err)) from None
+
+
 cfg, plans = read_config()
+edge = read_edge_config()
 cluster = cfg.cluster
 providers: dict[str, alicloud.Provider] = {}
+
+
+aws_providers: list[aws.Provider] = []
 
 
 def provider(region: str) -> alicloud.Provider:
@@ -51,9 +79,22 @@ def provider(region: str) -> alicloud.Provider:
     return providers[region]
 
 
+def aws_provider() -> aws.Provider:
+    # pulumi-aws 7 takes `region=` per resource, so one explicit provider serves every region.
+    if not aws_providers:
+        regions = [cluster.region] if cluster.cloud == "aws" else []
+        regions += [ap.region for ap in cfg.access_points if ap.cloud == "aws"]
+        # CloudFront alone (a global service) needs no particular home region.
+        aws_providers.append(aws.Provider("aws", region=regions[0] if regions else ACM_REGION))
+    return aws_providers[0]
+
+
+def cluster_provider() -> alicloud.Provider | aws.Provider:
+    return aws_provider() if cluster.cloud == "aws" else provider(cluster.region)
+
+
 core: CenIds | None = None
-if cfg.layout == "region":
-    assert cfg.core_stack is not None
+if cfg.core_stack is not None:
     cen = pulumi.StackReference(cfg.core_stack).require_output("cen")
     core = CenIds(
         cen_id=cen.apply(lambda c: str(c["cen_id"])),
@@ -69,7 +110,17 @@ addresses: dict[tuple[str, str, str], pulumi.Output[str]] = {}
 access_points: dict[str, object] = {}
 for plan in plans:
     ap = plan.config
-    point = AlicloudNlbAccessPoint(plan.name, AlicloudNlbAccessPointArgs(plan=plan, provider=provider(ap.region)))
+    point: AlicloudNlbAccessPoint | AlicloudVmAccessPoint | AwsNlbAccessPoint | AwsVmAccessPoint
+    if ap.cloud == "aws" and ap.kind == "vm":
+        point = AwsVmAccessPoint(plan.name, AwsVmAccessPointArgs(plan=plan, provider=aws_provider()))
+    elif ap.cloud == "aws":
+        point = AwsNlbAccessPoint(
+            plan.name, AwsNlbAccessPointArgs(plan=plan, cluster_cidr=str(cluster.cidr), provider=aws_provider())
+        )
+    elif ap.kind == "vm":
+        point = AlicloudVmAccessPoint(plan.name, AlicloudVmAccessPointArgs(plan=plan, provider=provider(ap.region)))
+    else:
+        point = AlicloudNlbAccessPoint(plan.name, AlicloudNlbAccessPointArgs(plan=plan, provider=provider(ap.region)))
     addresses.update(point.addresses)
     access_points[plan.name] = {
         "region": ap.region,
@@ -83,8 +134,19 @@ for plan in plans:
             for lb in plan.load_balancers
         },
     }
+    if ap.link == "vpc-peering":
+        VpcPeering(
+            plan.name,
+            VpcPeeringArgs(
+                access_point=ap,
+                cluster=cluster,
+                vpc_id=point.vpc_id,
+                route_table_id=point.route_table_id,
+                provider=aws_provider(),
+            ),
+        )
     if ap.link == "cen":
-        assert core is not None
+        assert core is not None and isinstance(point, AlicloudNlbAccessPoint | AlicloudVmAccessPoint)
         CenLink(
             plan.name,
             CenLinkArgs(
@@ -105,7 +167,7 @@ for plan in plans:
                 access_point=ap,
                 cluster=cluster,
                 security_group_id=cluster.security_group_id,
-                cluster_provider=provider(cluster.region),
+                cluster_provider=cluster_provider(),
             ),
         )
 
@@ -117,3 +179,41 @@ if plans:
     for name in ("backup_addresses", "node_config", "backup_entries", "port_map"):
         pulumi.export(name, nodes[name])
     pulumi.export("access_points", access_points)
+
+if edge.service_domains or edge.object_storage is not None:
+    edge_providers = EdgeProviders(
+        # DCDN, CDN and Alibaba DNS are global services; any region's endpoint manages them.
+        alicloud=provider(cluster.region if cluster.cloud == "alicloud" else ALICLOUD_EDGE_REGION)
+        if edge.uses_alicloud
+        else None,
+        # CloudFront is global; its certificates name their region (us-east-1) themselves.
+        aws=aws_provider() if edge.uses_aws else None,
+        cloudflare=cloudflare.Provider(
+            "cloudflare", api_token=pulumi.Config(NAMESPACE).require_secret("cloudflare_api_token")
+        )
+        if edge.uses_cloudflare
+        else None,
+    )
+    if edge_providers.cloudflare is not None:
+        for zone_plan in cloudflare_zone_plans(edge):
+            ServiceDomainZone(
+                zone_plan.zone.name, ServiceDomainZoneArgs(plan=zone_plan, provider=edge_providers.cloudflare)
+            )
+    pulumi.export(
+        "service_domains",
+        {
+            sd.name: ServiceDomain(
+                sd.name, ServiceDomainArgs(config=sd, zone=edge.zone(sd.zone), providers=edge_providers)
+            ).summary
+            for sd in edge.service_domains
+        },
+    )
+    if edge.object_storage is not None:
+        storage = ObjectStorage(
+            edge.object_storage.cdn.domain,
+            ObjectStorageArgs(
+                config=edge.object_storage, zone=edge.zone(edge.object_storage.cdn.zone), providers=edge_providers
+            ),
+        )
+        pulumi.export("object_storage", storage.summary)
+        pulumi.export("media_config", storage.media_config)

@@ -7,7 +7,8 @@ from dataclasses import dataclass
 import pulumi
 import pulumi_alicloud as alicloud
 
-from wfga.portplan import AccessPointPlan, LoadBalancerPlan, PortMapping, vswitch_cidr
+from components.networks import alicloud_network
+from wfga.portplan import AccessPointPlan, LoadBalancerPlan, PortMapping
 
 
 @dataclass(frozen=True)
@@ -32,7 +33,8 @@ class AlicloudNlbAccessPoint(pulumi.ComponentResource):
         ap = args.plan.config
         self._eip_bandwidth_mbps = ap.eip_bandwidth_mbps
 
-        self._network(args.plan)
+        network = alicloud_network(name, ap, self._child)
+        self.vpc_id, self.route_table_id, self.vswitch_ids = network.vpc_id, network.route_table_id, network.subnet_ids
         self.addresses = {}
         self.load_balancer_ids = {}
         for lb in args.plan.load_balancers:
@@ -46,34 +48,6 @@ class AlicloudNlbAccessPoint(pulumi.ComponentResource):
                 "region": ap.region,
             }
         )
-
-    def _network(self, plan: AccessPointPlan) -> None:
-        ap = plan.config
-        if ap.vpc_id is not None and ap.vswitches is not None and ap.route_table_id is not None:
-            self.vpc_id = pulumi.Output.from_input(ap.vpc_id)
-            self.route_table_id = pulumi.Output.from_input(ap.route_table_id)
-            self.vswitch_ids = {zone: pulumi.Output.from_input(v) for zone, v in ap.vswitches.items()}
-            return
-        vpc = alicloud.vpc.Network(
-            f"{self._name}-vpc",
-            vpc_name=f"wfga-{self._name}",
-            cidr_block=str(ap.vpc_cidr),
-            description="wfga access point",
-            opts=self._child,
-        )
-        self.vpc_id = vpc.id
-        self.route_table_id = vpc.route_table_id
-        self.vswitch_ids = {
-            zone: alicloud.vpc.Switch(
-                f"{self._name}-vsw-{zone}",
-                vswitch_name=f"wfga-{self._name}-{zone}",
-                vpc_id=vpc.id,
-                zone_id=zone,
-                cidr_block=str(vswitch_cidr(ap.vpc_cidr, ap.region, zone)),
-                opts=self._child,
-            ).id
-            for zone in ap.zones
-        }
 
     def _load_balancer(self, lb: LoadBalancerPlan) -> None:
         prefix = f"{self._name}-{lb.key}"

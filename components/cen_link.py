@@ -94,15 +94,16 @@ class CenLink(pulumi.ComponentResource):
             name=f"wfga-to-{cluster.name}",
             opts=local,
         )
-        alicloud.vpc.RouteEntry(
-            f"{name}-route-from-cluster",
-            route_table_id=cluster.route_table_id,
-            destination_cidrblock=str(ap.vpc_cidr),
-            nexthop_type="Attachment",
-            nexthop_id=core.vpc_attachment_id,
-            name=f"wfga-to-{ap.name}",
-            opts=remote,
-        )
+        for cluster_table in cluster.route_table_ids:
+            alicloud.vpc.RouteEntry(
+                f"{name}-route-from-cluster-{cluster_table}",
+                route_table_id=cluster_table,
+                destination_cidrblock=str(ap.vpc_cidr),
+                nexthop_type="Attachment",
+                nexthop_id=core.vpc_attachment_id,
+                name=f"wfga-to-{ap.name}",
+                opts=remote,
+            )
         self.transit_router_id = router.transit_router_id
         self.peer_attachment_id = peer.transit_router_attachment_id
         self.register_outputs(

@@ -6,6 +6,7 @@ from dataclasses import dataclass
 
 import pulumi
 import pulumi_alicloud as alicloud
+import pulumi_aws as aws
 
 from wfga.config import AccessPoint, Cluster
 from wfga.portplan import SERVICES
@@ -16,16 +17,32 @@ class ClusterIngressArgs:
     access_point: AccessPoint
     cluster: Cluster
     security_group_id: str
-    cluster_provider: alicloud.Provider
+    cluster_provider: alicloud.Provider | aws.Provider
 
 
 class ClusterIngress(pulumi.ComponentResource):
+    """CIDR rules, because a security group cannot be referenced across regions (or clouds)."""
+
     def __init__(self, name: str, args: ClusterIngressArgs, opts: pulumi.ResourceOptions | None = None) -> None:
         super().__init__("wfga:cluster_ingress:ClusterIngress", name, None, opts)
         child = pulumi.ResourceOptions(parent=self, provider=args.cluster_provider)
         ap, cluster = args.access_point, args.cluster
         for service in SERVICES:
             port = getattr(cluster.service_ports, service)
+            description = f"wfga access point {ap.name} to {service}"
+            if cluster.cloud == "aws":
+                aws.vpc.SecurityGroupIngressRule(
+                    f"{name}-{service}",
+                    security_group_id=args.security_group_id,
+                    ip_protocol="tcp",
+                    from_port=port,
+                    to_port=port,
+                    cidr_ipv4=str(ap.vpc_cidr),
+                    description=description,
+                    region=cluster.region,
+                    opts=child,
+                )
+                continue
             alicloud.ecs.SecurityGroupRule(
                 f"{name}-{service}",
                 security_group_id=args.security_group_id,
@@ -35,7 +52,7 @@ class ClusterIngress(pulumi.ComponentResource):
                 policy="accept",
                 port_range=f"{port}/{port}",
                 cidr_ip=str(ap.vpc_cidr),
-                description=f"wfga access point {ap.name} to {service}",
+                description=description,
                 opts=child,
             )
         self.register_outputs({})

@@ -50,3 +50,16 @@ def test_bad_config_exits_2_without_traceback(tmp_path):
     assert "wfga:access_points[0] (sg).region: required key is missing" in proc.stderr
     assert "Traceback" not in proc.stderr
     assert proc.stdout == ""
+
+
+def test_plan_out_writes_each_vms_nginx_conf(tmp_path):
+    proc = run("plan", "vm-demo", "--out", str(tmp_path), "--quiet")
+    assert proc.returncode == 0, proc.stderr
+    assert sorted(p.name for p in tmp_path.glob("*.nginx.conf")) == [
+        "tyo-vm-1.nginx.conf",
+        "tyo-vm-2.nginx.conf",
+        "va-vm-1.nginx.conf",
+    ]
+    conf = (tmp_path / "tyo-vm-2.nginx.conf").read_text(encoding="utf-8")
+    assert conf.count("server {") == 18
+    assert "listen 1886 " in conf and "proxy_pass 172.16.0.16:1883;" in conf

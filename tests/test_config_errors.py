@@ -110,7 +110,7 @@ CASES: list[tuple[str, Callable[[Values], None], str]] = [
     (
         "single zone",
         lambda v: ap(v).update(zones=["ap-southeast-1a"]),
-        "wfga:access_points[0] (sg).zones: an NLB spans 2 to 10 zones, got 1",
+        "wfga:access_points[0] (sg).zones: kind nlb on alicloud takes 2 to 10 zones, got 1",
     ),
     (
         "listener quota below one node",
@@ -148,7 +148,7 @@ CASES: list[tuple[str, Callable[[Values], None], str]] = [
     (
         "region stack without core",
         lambda v: v.update({"wfga:layout": "region"}),
-        "wfga:core_stack: a region stack needs wfga:core_stack",
+        "wfga:core_stack: a region stack with link cen needs wfga:core_stack",
     ),
     (
         "core stack with access points",

@@ -254,7 +254,7 @@ def test_a_git_ref_is_planned_with_its_own_code(tmp_path):
         shutil.copy(ROOT / item, repo / item)
     for package in ("wfga", "components"):
         shutil.copytree(ROOT / package, repo / package, ignore=shutil.ignore_patterns("__pycache__"))
-    component = repo / "components" / "alicloud_nlb_access_point.py"
+    component = repo / "components" / "networks.py"
     current = component.read_text()
     # The committed code labels VPCs differently: only the ref's own code produces that.
     component.write_text(current.replace('description="wfga access point"', 'description="wfga access point (old)"'))

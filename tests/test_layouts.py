@@ -24,7 +24,7 @@ def test_region_stack_links_to_the_core_stacks_ids():
     peer = next(r for r in sg.resources if r.name == "sg-peer")
     assert peer.inputs["cenId"] == core["cen_id"]
     assert peer.inputs["peerTransitRouterId"] == core["transit_router_id"]
-    route = next(r for r in sg.resources if r.name == "sg-route-from-cluster")
+    route = next(r for r in sg.resources if r.name.startswith("sg-route-from-cluster-"))
     assert route.inputs["nexthopId"] == core["vpc_attachment_id"]
     assoc = next(r for r in sg.resources if r.name == "sg-peer-core-assoc")
     assert assoc.inputs["transitRouterRouteTableId"] == core["route_table_id"]

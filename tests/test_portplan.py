@@ -30,7 +30,7 @@ def cluster(slots: list[int]) -> dict[str, Any]:
         "region": "cn-hangzhou",
         "vpc_id": "vpc-1",
         "cidr": "172.16.0.0/16",
-        "route_table_id": "vtb-1",
+        "route_table_ids": ["vtb-1"],
         "attach_vswitches": {"cn-hangzhou-h": "vsw-1"},
         "nodes": [
             {"name": f"im-{s}", "slot": s, "private_ip": str(ipaddress.IPv4Address("172.16.0.0") + s)} for s in slots

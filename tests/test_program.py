@@ -169,8 +169,9 @@ def test_cen_pieces_are_wired_to_the_right_ids():
         assert to_cluster.inputs["destinationCidrblock"] == cluster["cidr"]
         assert to_cluster.inputs["nexthopType"] == "Attachment"
         assert to_cluster.inputs["nexthopId"] == att.state["transitRouterAttachmentId"]
-        back = one([r for r in plan.of_type(T_ROUTE) if r.name == f"{name}-route-from-cluster"], "route")
-        assert back.inputs["routeTableId"] == cluster["route_table_id"]
+        (table,) = cluster["route_table_ids"]
+        back = one([r for r in plan.of_type(T_ROUTE) if r.name == f"{name}-route-from-cluster-{table}"], "route")
+        assert back.inputs["routeTableId"] == table
         assert back.inputs["destinationCidrblock"] == ap["vpc_cidr"]
         assert back.inputs["nexthopId"] == core_att.state["transitRouterAttachmentId"]
         assert "alicloud-cn-hangzhou" in back.provider

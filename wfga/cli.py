@@ -9,9 +9,11 @@ from pathlib import Path
 from typing import Any
 
 from wfga import diagram, diff, probe, wfconf
+from wfga.cloudinit import nginx_conf
 from wfga.config import ConfigError, parse_stack_config
 from wfga.node_config import merge
-from wfga.offline import Plan, plan_stack_file
+from wfga.offline import Plan, plan_stack_file, run_program
+from wfga.portplan import AccessPointPlan, plan_stack
 from wfga.report import port_map_csv, render_plan
 from wfga.stackfile import load_stack, project_root, stack_name_of, stack_path
 
@@ -40,15 +42,28 @@ def _write_node_files(out: Path, node_config: dict[str, str]) -> None:
         (out / f"{node}.conf").write_text(line + "\n", encoding="utf-8")
 
 
+def _write_nginx_files(out: Path, plans: list[AccessPointPlan]) -> None:
+    """The exact nginx.conf each VM's user data installs, for review next to the port map."""
+    for ap_plan in plans:
+        vm = ap_plan.config.vm
+        if vm is None:
+            continue
+        for carrier in ap_plan.load_balancers:
+            conf = nginx_conf(carrier.mappings, distro=vm.distro, connections=vm.connections)
+            (out / f"{ap_plan.name}-{carrier.key}.nginx.conf").write_text(conf, encoding="utf-8")
+
+
 def cmd_plan(args: argparse.Namespace) -> int:
     root = project_root()
-    plan: Plan = plan_stack_file(_stack_file(args, root), root)
+    values = load_stack(_stack_file(args, root), root)
+    plan: Plan = run_program(values, root)
     if args.json:
         _write_json(args.json, plan.to_json())
     if args.out:
         out = Path(args.out)
         _write_node_files(out, plan.outputs.get("node_config", {}))
         (out / "port-map.csv").write_text(port_map_csv(plan.outputs.get("port_map", [])), encoding="utf-8")
+        _write_nginx_files(out, plan_stack(parse_stack_config(values.values)))
     if args.diagram:
         _write_diagram(Path(args.diagram), plan.to_json())
     if not args.quiet and args.json != "-":

@@ -15,19 +15,26 @@ from typing import Annotated, Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
 
+from wfga.images import IMAGES, distros_on
+
 NAMESPACE = "wfga"
 
-# Alibaba NLB accepts idle timeouts of 1..900 s; the article asks for at least ten minutes on
-# long-link and WebSocket mappings because client heartbeats can be that slow.
+Cloud = Literal["alicloud", "aws"]
+
+# NLB idle timeouts: Alibaba 1..900 s, AWS 60..6000 s.  The article asks for at least ten minutes
+# on long-link and WebSocket mappings because client heartbeats can be that slow.
 MIN_IDLE_TIMEOUT_S = 600
-MAX_IDLE_TIMEOUT_S = {"alicloud": 900}
+MAX_IDLE_TIMEOUT_S: dict[str, int] = {"alicloud": 900, "aws": 6000}
 DEFAULT_LISTENER_QUOTA = 50
-MAX_NLB_ZONES = 10
-MIN_NLB_ZONES = 2
+# AWS: 50 listeners per NLB, not adjustable; Alibaba's default 50 can be raised on request.
+MAX_LISTENER_QUOTA: dict[str, int] = {"alicloud": 1000, "aws": 50}
+NLB_ZONES: dict[str, tuple[int, int]] = {"alicloud": (2, 10), "aws": (1, 6)}
+# Which private link joins an access point of one cloud to a cluster of another; `existing`
+# (connectivity the user already has, such as a VPN) works for any pair.
+LINKS: dict[str, tuple[str, str]] = {"cen": ("alicloud", "alicloud"), "vpc-peering": ("aws", "aws")}
 
 _NAME = r"^[a-z][a-z0-9-]{0,30}[a-z0-9]$"
-_ZONE = {"alicloud": r"^[a-z]{2}-[a-z0-9-]+-[a-z0-9]+$"}
-_REGION = {"alicloud": r"^[a-z]{2}-[a-z0-9-]+$"}
+_REGION = {"alicloud": r"^[a-z]{2}-[a-z0-9-]+$", "aws": r"^[a-z]{2}(-gov|-iso[a-z]?)?-[a-z]+-\d$"}
 
 Name = Annotated[str, Field(pattern=_NAME, description="lower-case letters, digits and dashes")]
 Port = Annotated[int, Field(ge=1, le=65535)]
@@ -81,11 +88,11 @@ class Cluster(_Model):
     """The WildFire IM cluster in region A, which wfga never creates, only connects to."""
 
     name: Name
-    cloud: Literal["alicloud"]
+    cloud: Cloud
     region: str
     vpc_id: str = Field(min_length=1)
     cidr: ipaddress.IPv4Network
-    route_table_id: str = Field(min_length=1)
+    route_table_ids: list[str] = Field(min_length=1, description="VPC route tables that get the return routes")
     attach_vswitches: dict[str, str] = Field(
         default_factory=dict, description="zone -> vSwitch id used by the CEN VPC attachment"
     )
@@ -101,8 +108,12 @@ class Cluster(_Model):
     @model_validator(mode="after")
     def _check(self) -> Cluster:
         _check_region(self.cloud, self.region)
+        if self.attach_vswitches and self.cloud != "alicloud":
+            raise ValueError("attach_vswitches: only an Alibaba Cloud cluster attaches to CEN; remove the key")
         for zone in self.attach_vswitches:
             _check_zone(self.cloud, self.region, zone, "attach_vswitches")
+        if len(set(self.route_table_ids)) != len(self.route_table_ids):
+            raise ValueError("route_table_ids: a route table is listed twice")
         for key in ("name", "slot", "private_ip"):
             seen: set[object] = set()
             for node in self.nodes:
@@ -122,28 +133,50 @@ class Cluster(_Model):
 class PinnedEip(_Model):
     """An EIP that already exists: its address is known before deployment and wfga never owns it."""
 
-    load_balancer: int = Field(ge=1, description="load balancer number (nlb-N) it belongs to")
+    load_balancer: int = Field(ge=1, description="number N of the load balancer nlb-N (or the VM vm-N) it binds to")
     zone: str
     allocation_id: str = Field(min_length=1)
     address: ipaddress.IPv4Address
+
+
+Distro = Literal["debian", "ubuntu", "alinux", "amazon-linux"]
+MAX_VM_IDLE_TIMEOUT_S = 86400
+
+
+class VmSettings(_Model):
+    """A `kind: vm` access point: VMs running nginx `stream`, each with its own EIP."""
+
+    instance_type: str = Field(min_length=1, description="e.g. ecs.c7.large or c7i.large")
+    count: int = Field(default=1, ge=1, le=20, description="VMs; each node gets one entry per VM")
+    distro: Distro = "debian"
+    image_id: str | None = Field(default=None, description="image or AMI id; default: the distro's latest")
+    admin_cidr: ipaddress.IPv4Network | None = Field(default=None, description="opens SSH (22) from here only")
+    connections: int = Field(default=20000, ge=1000, le=1_000_000, description="concurrent connections per VM")
+
+    @field_validator("admin_cidr", mode="before")
+    @classmethod
+    def _strict_cidr(cls, v: Any) -> Any:
+        return _parse_network(v)
 
 
 class AccessPoint(_Model):
     """An L4 entry point in a remote region that forwards one public port per (node x service)."""
 
     name: Name
-    cloud: Literal["alicloud"]
+    cloud: Cloud
     region: str
-    kind: Literal["nlb"] = "nlb"
-    link: Literal["cen", "existing"] = "cen"
+    kind: Literal["nlb", "vm"] = "nlb"
+    vm: VmSettings | None = None
+    link: Literal["cen", "vpc-peering", "existing"] = "cen"
     vpc_cidr: ipaddress.IPv4Network
     vpc_id: str | None = None
-    vswitches: dict[str, str] | None = Field(default=None, description="zone -> existing vSwitch id")
+    vswitches: dict[str, str] | None = Field(default=None, description="alicloud: zone -> existing vSwitch id")
+    subnets: dict[str, str] | None = Field(default=None, description="aws: zone -> existing public subnet id")
     route_table_id: str | None = None
     zones: list[str]
     port_base: ServicePorts = DEFAULT_PORT_BASE
     idle_timeout_s: int = 900
-    listener_quota: int = Field(default=DEFAULT_LISTENER_QUOTA, ge=3, le=1000)
+    listener_quota: int = Field(default=DEFAULT_LISTENER_QUOTA, ge=3)
     cen_bandwidth_mbps: int = Field(default=100, ge=1, le=10000, description="cap of the CEN peer link")
     eip_bandwidth_mbps: int = Field(default=200, ge=1, le=10000, description="cap of each EIP")
     pinned_eips: list[PinnedEip] = Field(default_factory=list)
@@ -156,31 +189,56 @@ class AccessPoint(_Model):
     @model_validator(mode="after")
     def _check(self) -> AccessPoint:
         _check_region(self.cloud, self.region)
-        if not MIN_NLB_ZONES <= len(self.zones) <= MAX_NLB_ZONES:
-            raise ValueError(f"zones: an NLB spans {MIN_NLB_ZONES} to {MAX_NLB_ZONES} zones, got {len(self.zones)}")
+        if self.kind == "vm" and self.vm is None:
+            raise ValueError("vm: a kind vm access point needs vm settings, at least {instance_type: ...}")
+        if self.kind == "nlb" and self.vm is not None:
+            raise ValueError("vm: only a kind vm access point takes vm settings")
+        if self.vm is not None and self.vm.image_id is None and (self.cloud, self.vm.distro) not in IMAGES:
+            raise ValueError(
+                f"vm.distro: {self.vm.distro} has no public image on {self.cloud}; use one of "
+                f"{', '.join(distros_on(self.cloud))} or give vm.image_id"
+            )
+        if self.kind == "vm" and "listener_quota" in self.model_fields_set:
+            raise ValueError("listener_quota: a VM has no listener quota; only kind nlb takes it")
+        low, high = NLB_ZONES[self.cloud] if self.kind == "nlb" else (1, 10)
+        if not low <= len(self.zones) <= high:
+            raise ValueError(
+                f"zones: kind {self.kind} on {self.cloud} takes {low} to {high} zones, got {len(self.zones)}"
+            )
         if len(set(self.zones)) != len(self.zones):
             raise ValueError("zones: a zone is listed twice")
         for zone in self.zones:
             _check_zone(self.cloud, self.region, zone, "zones")
-        existing = (self.vpc_id, self.vswitches, self.route_table_id)
+        parts, other = ("vswitches", "subnets") if self.cloud == "alicloud" else ("subnets", "vswitches")
+        if getattr(self, other) is not None:
+            raise ValueError(f"{other}: not a {self.cloud} setting; an existing {self.cloud} VPC takes {parts}")
+        existing = (self.vpc_id, getattr(self, parts), self.route_table_id)
         if any(v is not None for v in existing) and not all(v is not None for v in existing):
             raise ValueError(
-                "an existing VPC needs vpc_id, vswitches and route_table_id together; "
+                f"an existing VPC needs vpc_id, {parts} and route_table_id together; "
                 "leave all three out to let wfga create the VPC"
             )
-        if self.vswitches is not None and set(self.vswitches) != set(self.zones):
-            raise ValueError(
-                f"vswitches: give exactly one vSwitch per zone in zones {self.zones}, got {sorted(self.vswitches)}"
-            )
+        given: dict[str, str] | None = getattr(self, parts)
+        if given is not None and set(given) != set(self.zones):
+            raise ValueError(f"{parts}: give exactly one per zone in zones {self.zones}, got {sorted(given)}")
         if self.vpc_id is None and self.vpc_cidr.prefixlen > 23:
             raise ValueError(
                 f"vpc_cidr: {self.vpc_cidr} is too small to split into per-zone vSwitches; use /23 or larger"
             )
-        limit = MAX_IDLE_TIMEOUT_S[self.cloud]
+        if self.listener_quota > MAX_LISTENER_QUOTA[self.cloud]:
+            raise ValueError(
+                f"listener_quota: {self.listener_quota} is above what a {self.cloud} NLB can have "
+                f"({MAX_LISTENER_QUOTA[self.cloud]}{', not adjustable' if self.cloud == 'aws' else ''})"
+            )
+        limit, what = (
+            (MAX_IDLE_TIMEOUT_S[self.cloud], f"{self.cloud} NLB")
+            if self.kind == "nlb"
+            else (MAX_VM_IDLE_TIMEOUT_S, "wfga's nginx")
+        )
         if not MIN_IDLE_TIMEOUT_S <= self.idle_timeout_s <= limit:
             raise ValueError(
                 f"idle_timeout_s: {self.idle_timeout_s} is outside {MIN_IDLE_TIMEOUT_S}..{limit}; "
-                f"long links need at least {MIN_IDLE_TIMEOUT_S} s and {self.cloud} NLB allows at most {limit} s"
+                f"long links need at least {MIN_IDLE_TIMEOUT_S} s and {what} allows at most {limit} s"
             )
         seen: set[tuple[int, str]] = set()
         for i, eip in enumerate(self.pinned_eips):
@@ -188,13 +246,13 @@ class AccessPoint(_Model):
                 raise ValueError(f"pinned_eips[{i}].zone: {eip.zone} is not one of zones {self.zones}")
             key = (eip.load_balancer, eip.zone)
             if key in seen:
-                raise ValueError(f"pinned_eips[{i}]: nlb-{eip.load_balancer} {eip.zone} is pinned twice")
+                raise ValueError(f"pinned_eips[{i}]: {self.carrier_key(eip.load_balancer)} {eip.zone} is pinned twice")
             seen.add(key)
         return self
 
-    @property
-    def nodes_per_load_balancer(self) -> int:
-        return self.listener_quota // 3
+    def carrier_key(self, number: int) -> str:
+        """What carries the listeners: ``nlb-N``, or ``vm-N`` for a VM access point."""
+        return f"{self.kind}-{number}"
 
 
 class StackConfig(_Model):
@@ -209,8 +267,12 @@ class StackConfig(_Model):
 
     @model_validator(mode="after")
     def _check(self) -> StackConfig:
-        if self.layout == "region" and not self.core_stack:
-            raise ValueError("core_stack: a region stack needs wfga:core_stack, e.g. organization/wfga/core")
+        if self.layout == "region" and not self.core_stack and any(ap.link == "cen" for ap in self.access_points):
+            raise ValueError(
+                "core_stack: a region stack with link cen needs wfga:core_stack, e.g. organization/wfga/core"
+            )
+        if self.layout == "core" and self.cluster.cloud != "alicloud":
+            raise ValueError("layout: the core stack holds CEN pieces, which only an Alibaba Cloud cluster uses")
         if self.layout != "region" and self.core_stack:
             raise ValueError("core_stack: only a stack with wfga:layout region references a core stack")
         if self.layout == "core" and self.access_points:
@@ -228,6 +290,10 @@ class StackConfig(_Model):
 
 
 _TOP_KEYS = {f"{NAMESPACE}:{key}" for key in StackConfig.model_fields}
+# Service-domain and object-storage keys, validated by wfga.edge_config.parse_edge_config; that
+# module imports this one, so the names are listed here rather than imported.
+EDGE_KEYS = ("cloudflare_api_token", "dns_zones", "object_storage", "service_domains")
+_KNOWN_KEYS = _TOP_KEYS | {f"{NAMESPACE}:{key}" for key in EDGE_KEYS}
 
 
 def _parse_network(v: Any) -> Any:
@@ -245,8 +311,11 @@ def _check_region(cloud: str, region: str) -> None:
 
 
 def _check_zone(cloud: str, region: str, zone: str, key: str) -> None:
-    if not re.match(_ZONE[cloud], zone) or not zone.startswith(region):
-        raise ValueError(f"{key}: {zone!r} is not a zone of {region} (expected e.g. {region}a or {region}-a)")
+    # AWS zones are the region plus one letter; Alibaba's add a letter, or a dash and a letter.
+    suffix = r"[a-z]" if cloud == "aws" else r"-?[a-z0-9]+"
+    if not re.fullmatch(re.escape(region) + suffix, zone):
+        example = f"{region}a" if cloud == "aws" else f"{region}a or {region}-a"
+        raise ValueError(f"{key}: {zone!r} is not a zone of {region} (expected e.g. {example})")
 
 
 def _cross_checks(cfg: StackConfig) -> list[str]:
@@ -264,10 +333,11 @@ def _cross_checks(cfg: StackConfig) -> list[str]:
                 )
     for i, ap in enumerate(cfg.access_points):
         path = f"{NAMESPACE}:access_points[{i}] ({ap.name})"
-        if ap.link == "cen" and ap.cloud != cfg.cluster.cloud:
+        if ap.link in LINKS and (ap.cloud, cfg.cluster.cloud) != LINKS[ap.link]:
+            works = [link for link, pair in LINKS.items() if pair == (ap.cloud, cfg.cluster.cloud)] + ["existing"]
             problems.append(
-                f"{path}.link: cen connects two Alibaba Cloud VPCs; with a {cfg.cluster.cloud} cluster use "
-                "link: existing"
+                f"{path}.link: {ap.link} joins a {LINKS[ap.link][0]} access point to a {LINKS[ap.link][1]} "
+                f"cluster, not {ap.cloud} to {cfg.cluster.cloud}; use link: {' or '.join(works)}"
             )
         if ap.link == "cen" and not cfg.cluster.attach_vswitches:
             problems.append(
@@ -333,7 +403,7 @@ def parse_stack_config(values: Mapping[str, Any]) -> StackConfig:
     """
     ours = {k: v for k, v in values.items() if k.startswith(f"{NAMESPACE}:")}
     problems = [
-        f"{k}: unknown key; wfga reads {', '.join(sorted(_TOP_KEYS))}" for k in sorted(ours) if k not in _TOP_KEYS
+        f"{k}: unknown key; wfga reads {', '.join(sorted(_KNOWN_KEYS))}" for k in sorted(ours) if k not in _KNOWN_KEYS
     ]
     # An explicit null in a stack file unsets a project-level value, as if the key were absent.
     raw = {k.split(":", 1)[1]: v for k, v in ours.items() if k in _TOP_KEYS and v is not None}

@@ -27,6 +27,7 @@ from pulumi.runtime import rpc, settings
 from pulumi.runtime.stack import wait_for_rpcs
 
 from wfga.config import parse_stack_config
+from wfga.edge_config import parse_edge_config
 from wfga.portplan import plan_stack
 from wfga.stackfile import StackValues, load_stack, stack_path
 
@@ -42,8 +43,10 @@ class OfflineError(Exception):
 
 
 # Per resource type: the id prefix and the output attributes the cloud assigns, by kind.
-# "ipv4": a public placeholder address; "dns": a placeholder host name; other strings: an id
-# with that prefix.  Every other output comes from the inputs, as the provider would echo them.
+# "=id": the resource's id again (AWS ARNs); "ipv4": a public placeholder address; "dns": a
+# placeholder host name; "acm-validation": the one DNS validation record ACM asks for; other
+# strings: an id with that prefix.  Every other output comes from the inputs, as the provider
+# would echo them.
 ASSIGNED: dict[str, tuple[str, dict[str, str]]] = {
     "alicloud:vpc/network:Network": ("vpc-", {"routeTableId": "vtb-", "routerId": "vrt-"}),
     "alicloud:vpc/switch:Switch": ("vsw-", {}),
@@ -70,6 +73,49 @@ ASSIGNED: dict[str, tuple[str, dict[str, str]]] = {
     ),
     "alicloud:cen/transitRouterRouteTableAssociation:TransitRouterRouteTableAssociation": ("trassoc-", {}),
     "alicloud:cen/transitRouterRouteTablePropagation:TransitRouterRouteTablePropagation": ("trprop-", {}),
+    "aws:ec2/vpc:Vpc": ("vpc-", {"arn": "arn:aws:ec2:vpc/", "mainRouteTableId": "rtb-"}),
+    "aws:ec2/subnet:Subnet": ("subnet-", {"arn": "arn:aws:ec2:subnet/"}),
+    "aws:ec2/internetGateway:InternetGateway": ("igw-", {}),
+    "aws:ec2/routeTable:RouteTable": ("rtb-", {}),
+    "aws:ec2/route:Route": ("r-", {}),
+    "aws:ec2/routeTableAssociation:RouteTableAssociation": ("rtbassoc-", {}),
+    "aws:ec2/eip:Eip": ("eipalloc-", {"allocationId": "=id", "publicIp": "ipv4"}),
+    "aws:ec2/securityGroup:SecurityGroup": ("sg-", {}),
+    "aws:vpc/securityGroupIngressRule:SecurityGroupIngressRule": ("sgr-", {}),
+    "aws:vpc/securityGroupEgressRule:SecurityGroupEgressRule": ("sgr-", {}),
+    "aws:lb/loadBalancer:LoadBalancer": (
+        "arn:aws:elasticloadbalancing:loadbalancer/net/",
+        {"arn": "=id", "dnsName": "dns"},
+    ),
+    "aws:lb/targetGroup:TargetGroup": ("arn:aws:elasticloadbalancing:targetgroup/", {"arn": "=id"}),
+    "aws:lb/targetGroupAttachment:TargetGroupAttachment": ("tga-", {}),
+    "aws:lb/listener:Listener": ("arn:aws:elasticloadbalancing:listener/net/", {"arn": "=id"}),
+    "aws:ec2/vpcPeeringConnection:VpcPeeringConnection": ("pcx-", {}),
+    "aws:ec2/instance:Instance": ("i-", {"arn": "arn:aws:ec2:instance/"}),
+    "aws:ec2/eipAssociation:EipAssociation": ("eipassoc-", {}),
+    "alicloud:ecs/securityGroup:SecurityGroup": ("sg-", {}),
+    "alicloud:ecs/instance:Instance": ("i-", {}),
+    "alicloud:ecs/eipAssociation:EipAssociation": ("eipassoc-", {}),
+    "aws:ec2/vpcPeeringConnectionAccepter:VpcPeeringConnectionAccepter": ("pcxa-", {}),
+    "alicloud:dcdn/domain:Domain": ("dcdn-", {"cname": "dns"}),
+    "alicloud:dcdn/domainConfig:DomainConfig": ("dcdncfg-", {"configId": "cfg-"}),
+    "alicloud:cdn/domainNew:DomainNew": ("cdn-", {"cname": "dns"}),
+    "alicloud:cdn/domainConfig:DomainConfig": ("cdncfg-", {"configId": "cfg-"}),
+    "alicloud:dns/alidnsRecord:AlidnsRecord": ("alidns-", {}),
+    "cloudflare:index/dnsRecord:DnsRecord": ("cfdns-", {}),
+    "cloudflare:index/pageRule:PageRule": ("cfpage-", {}),
+    "cloudflare:index/zoneSetting:ZoneSetting": ("cfset-", {}),
+    "cloudflare:index/argoSmartRouting:ArgoSmartRouting": ("cfargo-", {}),
+    # wfga requests ACM certificates for CloudFront only, which takes them from us-east-1 alone.
+    "aws:acm/certificate:Certificate": (
+        "acm-",
+        {"arn": "arn:aws:acm:us-east-1:000000000000:certificate/", "domainValidationOptions": "acm-validation"},
+    ),
+    "aws:acm/certificateValidation:CertificateValidation": ("acmval-", {}),
+    "aws:cloudfront/distribution:Distribution": (
+        "E",
+        {"domainName": "dns", "arn": "arn:aws:cloudfront::000000000000:distribution/E"},
+    ),
 }
 
 
@@ -154,18 +200,44 @@ class WfgaMocks(pulumi.runtime.Mocks):
         if known is None:
             raise OfflineError(f"the offline plan does not model resource type {args.typ} ({args.name})")
         prefix, attributes = known
+        resource_id = self._id(prefix, args.typ, args.name)
         state = dict(args.inputs)
         for attr, kind in attributes.items():
-            if kind == "ipv4":
+            if kind == "=id":
+                state[attr] = resource_id
+            elif kind == "ipv4":
                 state[attr] = self._ipv4(args.typ, args.name)
+
             elif kind == "dns":
                 state[attr] = f"{self._digest(args.typ, args.name)[:12]}.placeholder.invalid"
                 self.placeholders.add(state[attr])
+            elif kind == "acm-validation":
+                token = self._digest(args.typ, args.name, attr)[:16]
+                domain = str(args.inputs["domainName"])
+                value = f"_{token}.acm-validations.placeholder.invalid."
+                self.placeholders.add(value)
+                state[attr] = [
+                    {
+                        "domainName": domain,
+                        "resourceRecordName": f"_{token}.{domain}.",
+                        "resourceRecordType": "CNAME",
+                        "resourceRecordValue": value,
+                    }
+                ]
             else:
                 state[attr] = self._id(kind, args.typ, args.name, attr)
-        return (self._id(prefix, args.typ, args.name), state)
+        return (resource_id, state)
 
     def call(self, args: pulumi.runtime.MockCallArgs) -> tuple[dict[str, Any], list[tuple[str, str]]]:
+        # Image look-ups answer with one placeholder image, keyed on the query, as the cloud
+        # would answer with the most recent match.
+        query = json.dumps(args.args, sort_keys=True, default=str)
+        if args.token == "alicloud:ecs/getImages:getImages":
+            image = self._id("m-", args.token, query)
+            return ({"ids": [image], "images": [{"id": image, "imageId": image}]}, [])
+        if args.token == "aws:ec2/getAmi:getAmi":
+            image = self._id("ami-", args.token, query)
+            return ({"id": image, "imageId": image}, [])
         raise OfflineError(f"the offline plan does not model invoke {args.token}")
 
 
@@ -254,6 +326,7 @@ def stack_resolver(root: Path, depth: int) -> StackResolver:
 def run_program(stack: StackValues, root: Path, resolver: StackResolver | None = None) -> Plan:
     """Validate, then run ``root/__main__.py`` under the mocks; raises ConfigError on bad config."""
     plan_stack(parse_stack_config(stack.values))  # every user mistake surfaces before the program runs
+    parse_edge_config(stack.values, stack.secret_keys)
     return execute_program(stack, root, resolver)
 
 

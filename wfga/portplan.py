@@ -12,10 +12,10 @@ Pure functions of the configuration.  The rules that keep users on the right nod
 from __future__ import annotations
 
 import ipaddress
-from collections.abc import Mapping
+from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 
-from wfga.config import NAMESPACE, AccessPoint, Cluster, ConfigError, PinnedEip, StackConfig
+from wfga.config import NAMESPACE, AccessPoint, Cluster, ConfigError, Node, PinnedEip, StackConfig
 
 SERVICES = ("short", "long", "ws")
 
@@ -41,16 +41,15 @@ class PortMapping:
 
 @dataclass(frozen=True)
 class LoadBalancerPlan:
+    """What carries listeners and owns public addresses: an NLB (one EIP per zone) or a VM (one EIP)."""
+
     access_point: str
+    key: str
     number: int
     zones: tuple[str, ...]
     nodes: tuple[str, ...]
     mappings: tuple[PortMapping, ...]
     pinned: Mapping[str, PinnedEip]
-
-    @property
-    def key(self) -> str:
-        return f"nlb-{self.number}"
 
 
 @dataclass(frozen=True)
@@ -62,11 +61,9 @@ class AccessPointPlan:
     def name(self) -> str:
         return self.config.name
 
-    def load_balancer_of(self, node: str) -> LoadBalancerPlan:
-        for lb in self.load_balancers:
-            if node in lb.nodes:
-                return lb
-        raise KeyError(node)
+    def carriers_of(self, node: str) -> list[LoadBalancerPlan]:
+        """One NLB carries a node; every VM of a VM access point carries every node."""
+        return [lb for lb in self.load_balancers if node in lb.nodes]
 
     @property
     def mappings(self) -> tuple[PortMapping, ...]:
@@ -81,67 +78,82 @@ def public_ports(ap: AccessPoint, slot: int) -> dict[str, int]:
     return {service: base + slot for service, base in ap.port_base.as_dict().items()}
 
 
+def _carriers(cluster: Cluster, ap: AccessPoint) -> dict[int, tuple[tuple[str, ...], list[Node]]]:
+    """Number -> (zones, nodes) of each NLB or VM; which nodes depends on their own slots only."""
+    if ap.vm is not None:
+        # VM n sits in zones[(n - 1) % len(zones)]: spread, and stable while zones keep their order.
+        return {n: ((ap.zones[(n - 1) % len(ap.zones)],), list(cluster.nodes)) for n in range(1, ap.vm.count + 1)}
+    carriers: dict[int, tuple[tuple[str, ...], list[Node]]] = {}
+    for node in cluster.nodes:
+        number = load_balancer_number(node.slot, ap.listener_quota)
+        carriers.setdefault(number, (tuple(ap.zones), []))[1].append(node)
+    return carriers
+
+
 def plan_access_point(cluster: Cluster, ap: AccessPoint, index: int) -> AccessPointPlan:
     path = f"{NAMESPACE}:access_points[{index}] ({ap.name})"
     problems: list[str] = []
-    groups: dict[int, list[PortMapping]] = {}
-    members: dict[int, list[str]] = {}
-    for node in sorted(cluster.nodes, key=lambda n: n.slot):
-        number = load_balancer_number(node.slot, ap.listener_quota)
-        ports = public_ports(ap, node.slot)
-        for service in SERVICES:
-            if ports[service] > 65535:
+    for node in cluster.nodes:
+        for service, port in public_ports(ap, node.slot).items():
+            if port > 65535:
                 problems.append(
                     f"{path}.port_base.{service}: node {node.name} (slot {node.slot}) would get public port "
-                    f"{ports[service]} > 65535; lower port_base.{service}"
+                    f"{port} > 65535; lower port_base.{service}"
                 )
-        members.setdefault(number, []).append(node.name)
-        groups.setdefault(number, []).extend(
+    carriers = _carriers(cluster, ap)
+    plans: list[LoadBalancerPlan] = []
+    for number in sorted(carriers):
+        zones, nodes = carriers[number]
+        key = ap.carrier_key(number)
+        mappings = [
             PortMapping(
                 access_point=ap.name,
-                load_balancer=f"nlb-{number}",
+                load_balancer=key,
                 node=node.name,
                 service=service,
-                public_port=ports[service],
+                public_port=port,
                 target_ip=str(node.private_ip),
                 target_port=getattr(cluster.service_ports, service),
                 idle_timeout_s=ap.idle_timeout_s,
             )
-            for service in SERVICES
-        )
-    for number, mappings in groups.items():
+            for node in sorted(nodes, key=lambda n: n.slot)
+            for service, port in public_ports(ap, node.slot).items()
+        ]
         owner: dict[int, PortMapping] = {}
         for m in mappings:
             other = owner.get(m.public_port)
             if other is not None:
                 problems.append(
-                    f"{path}.port_base: public port {m.public_port} on nlb-{number} would serve both "
+                    f"{path}.port_base: public port {m.public_port} on {key} would serve both "
                     f"{other.node}/{other.service} and {m.node}/{m.service}; space the bases so the "
                     "short, long and ws ranges do not overlap"
                 )
             owner[m.public_port] = m
+        plans.append(
+            LoadBalancerPlan(
+                access_point=ap.name,
+                key=key,
+                number=number,
+                zones=zones,
+                nodes=tuple(n.name for n in sorted(nodes, key=lambda n: n.slot)),
+                mappings=tuple(mappings),
+                pinned={e.zone: e for e in ap.pinned_eips if e.load_balancer == number},
+            )
+        )
     for i, eip in enumerate(ap.pinned_eips):
-        if eip.load_balancer not in groups:
+        if eip.load_balancer not in carriers:
             problems.append(
-                f"{path}.pinned_eips[{i}].load_balancer: nlb-{eip.load_balancer} carries no node; "
-                f"in use: {', '.join(f'nlb-{n}' for n in sorted(groups))}"
+                f"{path}.pinned_eips[{i}].load_balancer: {ap.carrier_key(eip.load_balancer)} carries no node; "
+                f"in use: {', '.join(ap.carrier_key(n) for n in sorted(carriers))}"
+            )
+        elif eip.zone not in carriers[eip.load_balancer][0]:
+            problems.append(
+                f"{path}.pinned_eips[{i}].zone: {ap.carrier_key(eip.load_balancer)} is in "
+                f"{carriers[eip.load_balancer][0][0]}, not {eip.zone}"
             )
     if problems:
         raise ConfigError(problems)
-    return AccessPointPlan(
-        config=ap,
-        load_balancers=tuple(
-            LoadBalancerPlan(
-                access_point=ap.name,
-                number=number,
-                zones=tuple(ap.zones),
-                nodes=tuple(members[number]),
-                mappings=tuple(groups[number]),
-                pinned={e.zone: e for e in ap.pinned_eips if e.load_balancer == number},
-            )
-            for number in sorted(groups)
-        ),
-    )
+    return AccessPointPlan(config=ap, load_balancers=tuple(plans))
 
 
 def plan_stack(cfg: StackConfig) -> list[AccessPointPlan]:
@@ -162,7 +174,7 @@ def plan_stack(cfg: StackConfig) -> list[AccessPointPlan]:
     pinned: dict[str, str] = {}
     for ap in cfg.access_points:
         for eip in ap.pinned_eips:
-            where = f"{ap.name} nlb-{eip.load_balancer} {eip.zone}"
+            where = f"{ap.name} {ap.carrier_key(eip.load_balancer)} {eip.zone}"
             for value in (str(eip.address), eip.allocation_id):
                 if value in pinned:
                     problems.append(
@@ -202,7 +214,8 @@ def backup_entries(
     plans: list[AccessPointPlan],
     addresses: Mapping[tuple[str, str, str], str],
 ) -> dict[str, list[dict[str, str]]]:
-    """Every node's entries, access points in config order, then zones in config order.
+    """Every node's entries: access points in config order, then their NLB's zones in config order
+    (or, on a VM access point, its VMs in number order).
 
     ``addresses`` maps (access point, load balancer key, zone) to the public IPv4 address.
     Each item is ``{"access_point": ..., "entry": "ip:s:l:w"}`` so region stacks can be merged.
@@ -211,10 +224,12 @@ def backup_entries(
     for node in cluster.nodes:
         items: list[dict[str, str]] = []
         for plan in plans:
-            lb = plan.load_balancer_of(node.name)
             ports = public_ports(plan.config, node.slot)
-            for zone in lb.zones:
-                items.append({"access_point": plan.name, "entry": entry(addresses[(plan.name, lb.key, zone)], ports)})
+            for lb in plan.carriers_of(node.name):
+                for zone in lb.zones:
+                    items.append(
+                        {"access_point": plan.name, "entry": entry(addresses[(plan.name, lb.key, zone)], ports)}
+                    )
         result[node.name] = items
     return result
 
@@ -251,3 +266,36 @@ def port_map_rows(
                         }
                     )
     return rows
+
+
+def port_ranges(ports: Iterable[int]) -> list[tuple[int, int]]:
+    """Contiguous runs of ports, e.g. for firewall rules whose count has a quota."""
+    runs: list[tuple[int, int]] = []
+    for port in sorted(set(ports)):
+        if runs and runs[-1][1] == port - 1:
+            runs[-1] = (runs[-1][0], port)
+        else:
+            runs.append((port, port))
+    return runs
+
+
+@dataclass(frozen=True)
+class IngressRule:
+    key: str  # stable part of the rule's resource name: service (or "ssh") and first port
+    first_port: int
+    last_port: int
+    cidr: str
+
+
+def public_ingress(mappings: Iterable[PortMapping], admin_cidr: str | None = None) -> list[IngressRule]:
+    """Rules that admit exactly the listeners' public ports, as contiguous ranges per service,
+    and SSH only from an admin CIDR when one is given."""
+    mappings = list(mappings)
+    rules = [
+        IngressRule(f"{service}-{first}", first, last, "0.0.0.0/0")
+        for service in SERVICES
+        for first, last in port_ranges(m.public_port for m in mappings if m.service == service)
+    ]
+    if admin_cidr is not None:
+        rules.append(IngressRule("ssh-22", 22, 22, admin_cidr))
+    return rules

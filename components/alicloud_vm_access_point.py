@@ -1,0 +1,125 @@
+"""An Alibaba Cloud VM access point: ECS instances running nginx `stream`, each with its own EIP."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import pulumi
+import pulumi_alicloud as alicloud
+
+from components.networks import alicloud_network
+from wfga.cloudinit import render_user_data
+from wfga.images import IMAGES
+from wfga.portplan import AccessPointPlan, public_ingress
+
+
+@dataclass(frozen=True)
+class AlicloudVmAccessPointArgs:
+    plan: AccessPointPlan
+    provider: alicloud.Provider
+
+
+class AlicloudVmAccessPoint(pulumi.ComponentResource):
+    vpc_id: pulumi.Output[str]
+    route_table_id: pulumi.Output[str]
+    vswitch_ids: dict[str, pulumi.Output[str]]
+    addresses: dict[tuple[str, str, str], pulumi.Output[str]]
+    load_balancer_ids: dict[str, pulumi.Output[str]]
+
+    def __init__(self, name: str, args: AlicloudVmAccessPointArgs, opts: pulumi.ResourceOptions | None = None) -> None:
+        super().__init__("wfga:alicloud_vm_access_point:AlicloudVmAccessPoint", name, None, opts)
+        child = pulumi.ResourceOptions(parent=self, provider=args.provider)
+        plan = args.plan
+        ap = plan.config
+        assert ap.vm is not None
+        network = alicloud_network(name, ap, child)
+        self.vpc_id, self.route_table_id, self.vswitch_ids = network.vpc_id, network.route_table_id, network.subnet_ids
+
+        group = alicloud.ecs.SecurityGroup(
+            f"{name}-sg",
+            vpc_id=self.vpc_id,
+            security_group_name=f"wfga-{name}",
+            description=f"wfga VM access point {name}: mapped ports only",
+            opts=child,
+        )
+        admin = str(ap.vm.admin_cidr) if ap.vm.admin_cidr is not None else None
+        for rule in public_ingress(plan.mappings, admin):
+            alicloud.ecs.SecurityGroupRule(
+                f"{name}-in-{rule.key}",
+                security_group_id=group.id,
+                type="ingress",
+                ip_protocol="tcp",
+                nic_type="intranet",
+                policy="accept",
+                port_range=f"{rule.first_port}/{rule.last_port}",
+                cidr_ip=rule.cidr,
+                description=f"wfga {rule.key}",
+                opts=child,
+            )
+
+        image_id: pulumi.Input[str]
+        if ap.vm.image_id is not None:
+            image_id = ap.vm.image_id
+        else:
+            query = IMAGES[(ap.cloud, ap.vm.distro)]
+            image_id = alicloud.ecs.get_images_output(
+                name_regex=query.name,
+                owners=query.owners[0],
+                most_recent=True,
+                opts=pulumi.InvokeOutputOptions(provider=args.provider, parent=self),
+            ).apply(lambda result: result.images[0].id)
+
+        self.addresses = {}
+        self.load_balancer_ids = {}
+        for vm in plan.load_balancers:
+            (zone,) = vm.zones
+            prefix = f"{name}-{vm.key}"
+            instance = alicloud.ecs.Instance(
+                prefix,
+                instance_name=f"wfga-{prefix}",
+                host_name=f"wfga-{prefix}",
+                instance_type=ap.vm.instance_type,
+                image_id=image_id,
+                vswitch_id=self.vswitch_ids[zone],
+                security_groups=[group.id],
+                user_data=render_user_data(list(vm.mappings), distro=ap.vm.distro, connections=ap.vm.connections),
+                instance_charge_type="PostPaid",
+                system_disk_category="cloud_essd",
+                # The EIP is the only way in; no second, changing public address.
+                internet_max_bandwidth_out=0,
+                opts=child,
+            )
+            pinned = vm.pinned.get(zone)
+            if pinned is not None:
+                allocation_id: pulumi.Input[str] = pinned.allocation_id
+                self.addresses[(ap.name, vm.key, zone)] = pulumi.Output.from_input(str(pinned.address))
+            else:
+                # The address is written into every node's wildfirechat.conf.
+                eip = alicloud.ecs.EipAddress(
+                    f"{prefix}-eip",
+                    address_name=f"wfga-{prefix}",
+                    bandwidth=str(ap.eip_bandwidth_mbps),
+                    internet_charge_type="PayByTraffic",
+                    payment_type="PayAsYouGo",
+                    description=f"wfga VM access point {ap.name} {vm.key}",
+                    opts=pulumi.ResourceOptions.merge(child, pulumi.ResourceOptions(protect=True)),
+                )
+                allocation_id = eip.id
+                self.addresses[(ap.name, vm.key, zone)] = eip.ip_address
+            alicloud.ecs.EipAssociation(
+                f"{prefix}-eip",
+                allocation_id=allocation_id,
+                instance_id=instance.id,
+                instance_type="EcsInstance",
+                opts=child,
+            )
+            self.load_balancer_ids[vm.key] = instance.id
+
+        self.register_outputs(
+            {
+                "vpc_id": self.vpc_id,
+                "instance_ids": self.load_balancer_ids,
+                "public_ips": {f"{key}/{zone}": ip for (_, key, zone), ip in self.addresses.items()},
+                "region": ap.region,
+            }
+        )

@@ -1,0 +1,169 @@
+"""An AWS access point: public subnets, EIPs and NLBs with one TCP listener per (node x service)."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import pulumi
+import pulumi_aws as aws
+
+from components.networks import aws_network
+from wfga.portplan import AccessPointPlan, LoadBalancerPlan, PortMapping, public_ingress
+
+
+@dataclass(frozen=True)
+class AwsNlbAccessPointArgs:
+    plan: AccessPointPlan
+    cluster_cidr: str
+    provider: aws.Provider
+
+
+class AwsNlbAccessPoint(pulumi.ComponentResource):
+    """Owns everything of one access point in its region; peering and the cluster side live elsewhere."""
+
+    vpc_id: pulumi.Output[str]
+    route_table_id: pulumi.Output[str]
+    subnet_ids: dict[str, pulumi.Output[str]]
+    addresses: dict[tuple[str, str, str], pulumi.Output[str]]
+    load_balancer_ids: dict[str, pulumi.Output[str]]
+
+    def __init__(self, name: str, args: AwsNlbAccessPointArgs, opts: pulumi.ResourceOptions | None = None) -> None:
+        super().__init__("wfga:aws_nlb_access_point:AwsNlbAccessPoint", name, None, opts)
+        self._name = name
+        self._region = args.plan.config.region
+        self._cluster_cidr = args.cluster_cidr
+        self._child = pulumi.ResourceOptions(parent=self, provider=args.provider)
+
+        network = aws_network(name, args.plan.config, self._child)
+        self.vpc_id, self.route_table_id, self.subnet_ids = network.vpc_id, network.route_table_id, network.subnet_ids
+        self.addresses = {}
+        self.load_balancer_ids = {}
+        for lb in args.plan.load_balancers:
+            self._load_balancer(lb, args.plan.config.idle_timeout_s)
+
+        self.register_outputs(
+            {
+                "vpc_id": self.vpc_id,
+                "load_balancer_ids": self.load_balancer_ids,
+                "public_ips": {f"{lb}/{zone}": ip for (_, lb, zone), ip in self.addresses.items()},
+                "region": self._region,
+            }
+        )
+
+    def _load_balancer(self, lb: LoadBalancerPlan, idle_timeout_s: int) -> None:
+        prefix = f"{self._name}-{lb.key}"
+        allocation_ids: dict[str, pulumi.Input[str]] = {}
+        for zone in lb.zones:
+            pinned = lb.pinned.get(zone)
+            if pinned is not None:
+                allocation_ids[zone] = pinned.allocation_id
+                self.addresses[(lb.access_point, lb.key, zone)] = pulumi.Output.from_input(str(pinned.address))
+                continue
+            # The address is written into every node's wildfirechat.conf: never let a refactor
+            # or a stray `pulumi destroy` release it.
+            eip = aws.ec2.Eip(
+                f"{prefix}-eip-{zone}",
+                domain="vpc",
+                region=self._region,
+                tags={"Name": f"wfga-{prefix}-{zone}"},
+                opts=pulumi.ResourceOptions.merge(self._child, pulumi.ResourceOptions(protect=True)),
+            )
+            allocation_ids[zone] = eip.allocation_id
+            self.addresses[(lb.access_point, lb.key, zone)] = eip.public_ip
+        # An NLB takes security groups only when it is created; adding one later replaces it.
+        group = aws.ec2.SecurityGroup(
+            f"{prefix}-sg",
+            vpc_id=self.vpc_id,
+            description=f"wfga {prefix}: listener ports in, service ports to the cluster out",
+            region=self._region,
+            tags={"Name": f"wfga-{prefix}"},
+            opts=self._child,
+        )
+        for rule in public_ingress(lb.mappings):
+            aws.vpc.SecurityGroupIngressRule(
+                f"{prefix}-in-{rule.key}",
+                security_group_id=group.id,
+                ip_protocol="tcp",
+                from_port=rule.first_port,
+                to_port=rule.last_port,
+                cidr_ipv4=rule.cidr,
+                description=f"wfga {rule.key.split('-')[0]} listeners",
+                region=self._region,
+                opts=self._child,
+            )
+        for target_port in sorted({m.target_port for m in lb.mappings}):
+            aws.vpc.SecurityGroupEgressRule(
+                f"{prefix}-out-{target_port}",
+                security_group_id=group.id,
+                ip_protocol="tcp",
+                from_port=target_port,
+                to_port=target_port,
+                cidr_ipv4=self._cluster_cidr,
+                description="wfga to the IM nodes",
+                region=self._region,
+                opts=self._child,
+            )
+        nlb = aws.lb.LoadBalancer(
+            prefix,
+            name=f"wfga-{prefix}"[:32],
+            load_balancer_type="network",
+            internal=False,
+            ip_address_type="ipv4",
+            enable_cross_zone_load_balancing=True,
+            security_groups=[group.id],
+            subnet_mappings=[
+                aws.lb.LoadBalancerSubnetMappingArgs(
+                    subnet_id=self.subnet_ids[zone], allocation_id=allocation_ids[zone]
+                )
+                for zone in lb.zones
+            ],
+            region=self._region,
+            opts=self._child,
+        )
+        self.load_balancer_ids[lb.key] = nlb.arn
+        for mapping in lb.mappings:
+            self._listener(nlb, mapping, idle_timeout_s)
+
+    def _listener(self, nlb: aws.lb.LoadBalancer, m: PortMapping, idle_timeout_s: int) -> None:
+        prefix = f"{self._name}-{m.key}"
+        group = aws.lb.TargetGroup(
+            f"{prefix}-tg",
+            port=m.target_port,
+            protocol="TCP",
+            target_type="ip",
+            vpc_id=self.vpc_id,
+            # Targets sit in a peered VPC: the nodes must see (and answer) the NLB's own addresses.
+            preserve_client_ip="false",
+            health_check=aws.lb.TargetGroupHealthCheckArgs(
+                enabled=True,
+                protocol="TCP",
+                port="traffic-port",
+                interval=10,
+                healthy_threshold=2,
+                unhealthy_threshold=2,
+            ),
+            tags={"Name": f"wfga-{prefix}", "wfga:node": m.node, "wfga:service": m.service},
+            region=self._region,
+            opts=self._child,
+        )
+        aws.lb.TargetGroupAttachment(
+            f"{prefix}-target",
+            target_group_arn=group.arn,
+            target_id=m.target_ip,
+            port=m.target_port,
+            # An IP outside the NLB's VPC (here: across the peering) must be registered for all zones.
+            availability_zone="all",
+            region=self._region,
+            opts=self._child,
+        )
+        aws.lb.Listener(
+            f"{prefix}-listener",
+            load_balancer_arn=nlb.arn,
+            port=m.public_port,
+            protocol="TCP",
+            tcp_idle_timeout_seconds=idle_timeout_s,
+            default_actions=[aws.lb.ListenerDefaultActionArgs(type="forward", target_group_arn=group.arn)],
+            tags={"wfga:node": m.node, "wfga:service": m.service},
+            region=self._region,
+            opts=self._child,
+        )

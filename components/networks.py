@@ -1,0 +1,105 @@
+"""The access point's own VPC, shared by the NLB and VM components of each cloud.
+
+Plain functions, not components: the resources they create belong to the calling component
+(``opts`` carries its ``parent``), so an NLB access point's resource names and URNs are the same
+whichever kind uses them.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import pulumi
+import pulumi_alicloud as alicloud
+import pulumi_aws as aws
+
+from wfga.config import AccessPoint
+from wfga.portplan import vswitch_cidr
+
+
+@dataclass(frozen=True)
+class Network:
+    vpc_id: pulumi.Output[str]
+    route_table_id: pulumi.Output[str]
+    subnet_ids: dict[str, pulumi.Output[str]]  # zone -> vSwitch (Alibaba) or public subnet (AWS)
+
+
+def _existing(ap: AccessPoint, subnets: dict[str, str] | None) -> Network | None:
+    if ap.vpc_id is None or subnets is None or ap.route_table_id is None:
+        return None
+    return Network(
+        vpc_id=pulumi.Output.from_input(ap.vpc_id),
+        route_table_id=pulumi.Output.from_input(ap.route_table_id),
+        subnet_ids={zone: pulumi.Output.from_input(v) for zone, v in subnets.items()},
+    )
+
+
+def alicloud_network(name: str, ap: AccessPoint, opts: pulumi.ResourceOptions) -> Network:
+    existing = _existing(ap, ap.vswitches)
+    if existing is not None:
+        return existing
+    vpc = alicloud.vpc.Network(
+        f"{name}-vpc",
+        vpc_name=f"wfga-{name}",
+        cidr_block=str(ap.vpc_cidr),
+        description="wfga access point",
+        opts=opts,
+    )
+    switches = {
+        zone: alicloud.vpc.Switch(
+            f"{name}-vsw-{zone}",
+            vswitch_name=f"wfga-{name}-{zone}",
+            vpc_id=vpc.id,
+            zone_id=zone,
+            cidr_block=str(vswitch_cidr(ap.vpc_cidr, ap.region, zone)),
+            opts=opts,
+        ).id
+        for zone in ap.zones
+    }
+    return Network(vpc_id=vpc.id, route_table_id=vpc.route_table_id, subnet_ids=switches)
+
+
+def aws_network(name: str, ap: AccessPoint, opts: pulumi.ResourceOptions) -> Network:
+    existing = _existing(ap, ap.subnets)
+    if existing is not None:
+        return existing
+    tags = {"Name": f"wfga-{name}", "wfga:access-point": name}
+    vpc = aws.ec2.Vpc(
+        f"{name}-vpc",
+        cidr_block=str(ap.vpc_cidr),
+        enable_dns_support=True,
+        enable_dns_hostnames=True,
+        region=ap.region,
+        tags=tags,
+        opts=opts,
+    )
+    gateway = aws.ec2.InternetGateway(f"{name}-igw", vpc_id=vpc.id, region=ap.region, tags=tags, opts=opts)
+    table = aws.ec2.RouteTable(f"{name}-public", vpc_id=vpc.id, region=ap.region, tags=tags, opts=opts)
+    aws.ec2.Route(
+        f"{name}-default",
+        route_table_id=table.id,
+        destination_cidr_block="0.0.0.0/0",
+        gateway_id=gateway.id,
+        region=ap.region,
+        opts=opts,
+    )
+    subnets: dict[str, pulumi.Output[str]] = {}
+    for zone in ap.zones:
+        subnet = aws.ec2.Subnet(
+            f"{name}-subnet-{zone}",
+            vpc_id=vpc.id,
+            availability_zone=zone,
+            cidr_block=str(vswitch_cidr(ap.vpc_cidr, ap.region, zone)),
+            region=ap.region,
+            tags={**tags, "Name": f"wfga-{name}-{zone}"},
+            opts=opts,
+        )
+        aws.ec2.RouteTableAssociation(
+            f"{name}-subnet-{zone}",
+            route_table_id=table.id,
+            subnet_id=subnet.id,
+            region=ap.region,
+            opts=opts,
+        )
+        subnets[zone] = subnet.id
+    return Network(vpc_id=vpc.id, route_table_id=table.id, subnet_ids=subnets)
