@@ -7,7 +7,7 @@ from dataclasses import dataclass
 import pulumi
 import pulumi_alicloud as alicloud
 
-from components.networks import alicloud_network
+from components.networks import alicloud_eip, alicloud_network
 from wfga.portplan import AccessPointPlan, LoadBalancerPlan, PortMapping
 
 
@@ -53,24 +53,9 @@ class AlicloudNlbAccessPoint(pulumi.ComponentResource):
         prefix = f"{self._name}-{lb.key}"
         allocation_ids: dict[str, pulumi.Input[str]] = {}
         for zone in lb.zones:
-            pinned = lb.pinned.get(zone)
-            if pinned is not None:
-                allocation_ids[zone] = pinned.allocation_id
-                self.addresses[(lb.access_point, lb.key, zone)] = pulumi.Output.from_input(str(pinned.address))
-                continue
-            # The address is written into every node's wildfirechat.conf: never let a refactor
-            # or a stray `pulumi destroy` release it.
-            eip = alicloud.ecs.EipAddress(
-                f"{prefix}-eip-{zone}",
-                address_name=f"wfga-{prefix}-{zone}",
-                bandwidth=str(self._eip_bandwidth_mbps),
-                internet_charge_type="PayByTraffic",
-                payment_type="PayAsYouGo",
-                description=f"wfga access point {lb.access_point} {lb.key} {zone}",
-                opts=pulumi.ResourceOptions.merge(self._child, pulumi.ResourceOptions(protect=True)),
-            )
-            allocation_ids[zone] = eip.id
-            self.addresses[(lb.access_point, lb.key, zone)] = eip.ip_address
+            eip = alicloud_eip(f"{prefix}-eip-{zone}", lb, zone, self._eip_bandwidth_mbps, self._child)
+            allocation_ids[zone] = eip.allocation_id
+            self.addresses[(lb.access_point, lb.key, zone)] = eip.address
         nlb = alicloud.nlb.LoadBalancer(
             prefix,
             load_balancer_name=f"wfga-{prefix}",

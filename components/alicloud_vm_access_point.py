@@ -7,7 +7,7 @@ from dataclasses import dataclass
 import pulumi
 import pulumi_alicloud as alicloud
 
-from components.networks import alicloud_network
+from components.networks import alicloud_eip, alicloud_network
 from wfga.cloudinit import render_user_data
 from wfga.images import IMAGES
 from wfga.portplan import AccessPointPlan, public_ingress
@@ -89,26 +89,11 @@ class AlicloudVmAccessPoint(pulumi.ComponentResource):
                 internet_max_bandwidth_out=0,
                 opts=child,
             )
-            pinned = vm.pinned.get(zone)
-            if pinned is not None:
-                allocation_id: pulumi.Input[str] = pinned.allocation_id
-                self.addresses[(ap.name, vm.key, zone)] = pulumi.Output.from_input(str(pinned.address))
-            else:
-                # The address is written into every node's wildfirechat.conf.
-                eip = alicloud.ecs.EipAddress(
-                    f"{prefix}-eip",
-                    address_name=f"wfga-{prefix}",
-                    bandwidth=str(ap.eip_bandwidth_mbps),
-                    internet_charge_type="PayByTraffic",
-                    payment_type="PayAsYouGo",
-                    description=f"wfga VM access point {ap.name} {vm.key}",
-                    opts=pulumi.ResourceOptions.merge(child, pulumi.ResourceOptions(protect=True)),
-                )
-                allocation_id = eip.id
-                self.addresses[(ap.name, vm.key, zone)] = eip.ip_address
+            eip = alicloud_eip(f"{prefix}-eip", vm, zone, ap.eip_bandwidth_mbps, child)
+            self.addresses[(ap.name, vm.key, zone)] = eip.address
             alicloud.ecs.EipAssociation(
                 f"{prefix}-eip",
-                allocation_id=allocation_id,
+                allocation_id=eip.allocation_id,
                 instance_id=instance.id,
                 instance_type="EcsInstance",
                 opts=child,

@@ -7,7 +7,7 @@ from dataclasses import dataclass
 import pulumi
 import pulumi_aws as aws
 
-from components.networks import aws_network
+from components.networks import aws_eip, aws_network
 from wfga.portplan import AccessPointPlan, LoadBalancerPlan, PortMapping, public_ingress
 
 
@@ -54,22 +54,9 @@ class AwsNlbAccessPoint(pulumi.ComponentResource):
         prefix = f"{self._name}-{lb.key}"
         allocation_ids: dict[str, pulumi.Input[str]] = {}
         for zone in lb.zones:
-            pinned = lb.pinned.get(zone)
-            if pinned is not None:
-                allocation_ids[zone] = pinned.allocation_id
-                self.addresses[(lb.access_point, lb.key, zone)] = pulumi.Output.from_input(str(pinned.address))
-                continue
-            # The address is written into every node's wildfirechat.conf: never let a refactor
-            # or a stray `pulumi destroy` release it.
-            eip = aws.ec2.Eip(
-                f"{prefix}-eip-{zone}",
-                domain="vpc",
-                region=self._region,
-                tags={"Name": f"wfga-{prefix}-{zone}"},
-                opts=pulumi.ResourceOptions.merge(self._child, pulumi.ResourceOptions(protect=True)),
-            )
+            eip = aws_eip(f"{prefix}-eip-{zone}", lb, zone, self._region, self._child)
             allocation_ids[zone] = eip.allocation_id
-            self.addresses[(lb.access_point, lb.key, zone)] = eip.public_ip
+            self.addresses[(lb.access_point, lb.key, zone)] = eip.address
         # An NLB takes security groups only when it is created; adding one later replaces it.
         group = aws.ec2.SecurityGroup(
             f"{prefix}-sg",

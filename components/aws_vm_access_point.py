@@ -7,7 +7,7 @@ from dataclasses import dataclass
 import pulumi
 import pulumi_aws as aws
 
-from components.networks import aws_network
+from components.networks import aws_eip, aws_network
 from wfga.cloudinit import render_user_data
 from wfga.images import IMAGES
 from wfga.portplan import AccessPointPlan, public_ingress
@@ -99,23 +99,11 @@ class AwsVmAccessPoint(pulumi.ComponentResource):
                 tags={"Name": f"wfga-{prefix}"},
                 opts=child,
             )
-            pinned = vm.pinned.get(zone)
-            if pinned is not None:
-                allocation_id: pulumi.Input[str] = pinned.allocation_id
-                self.addresses[(ap.name, vm.key, zone)] = pulumi.Output.from_input(str(pinned.address))
-            else:
-                eip = aws.ec2.Eip(
-                    f"{prefix}-eip",
-                    domain="vpc",
-                    region=region,
-                    tags={"Name": f"wfga-{prefix}"},
-                    opts=pulumi.ResourceOptions.merge(child, pulumi.ResourceOptions(protect=True)),
-                )
-                allocation_id = eip.allocation_id
-                self.addresses[(ap.name, vm.key, zone)] = eip.public_ip
+            eip = aws_eip(f"{prefix}-eip", vm, zone, region, child)
+            self.addresses[(ap.name, vm.key, zone)] = eip.address
             aws.ec2.EipAssociation(
                 f"{prefix}-eip",
-                allocation_id=allocation_id,
+                allocation_id=eip.allocation_id,
                 instance_id=instance.id,
                 region=region,
                 opts=child,

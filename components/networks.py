@@ -14,7 +14,7 @@ import pulumi_alicloud as alicloud
 import pulumi_aws as aws
 
 from wfga.config import AccessPoint
-from wfga.portplan import vswitch_cidr
+from wfga.portplan import LoadBalancerPlan, vswitch_cidr
 
 
 @dataclass(frozen=True)
@@ -103,3 +103,57 @@ def aws_network(name: str, ap: AccessPoint, opts: pulumi.ResourceOptions) -> Net
         )
         subnets[zone] = subnet.id
     return Network(vpc_id=vpc.id, route_table_id=table.id, subnet_ids=subnets)
+
+
+@dataclass(frozen=True)
+class PublicAddress:
+    allocation_id: pulumi.Input[str]
+    address: pulumi.Output[str]
+
+
+def _pinned(carrier: LoadBalancerPlan, zone: str) -> PublicAddress | None:
+    pinned = carrier.pinned.get(zone)
+    if pinned is None:
+        return None
+    return PublicAddress(pinned.allocation_id, pulumi.Output.from_input(str(pinned.address)))
+
+
+# Every EIP wfga creates is protected: its address is written into every node's wildfirechat.conf,
+# so neither a refactor nor a stray `pulumi destroy` may release it.
+_PROTECT = pulumi.ResourceOptions(protect=True)
+
+
+def alicloud_eip(
+    name: str, carrier: LoadBalancerPlan, zone: str, bandwidth_mbps: int, opts: pulumi.ResourceOptions
+) -> PublicAddress:
+    """The EIP for ``zone`` of an NLB or VM: the pinned one, or a new, protected one."""
+    pinned = _pinned(carrier, zone)
+    if pinned is not None:
+        return pinned
+    eip = alicloud.ecs.EipAddress(
+        name,
+        address_name=f"wfga-{name}",
+        bandwidth=str(bandwidth_mbps),
+        internet_charge_type="PayByTraffic",
+        payment_type="PayAsYouGo",
+        description=f"wfga access point {carrier.access_point} {carrier.key} {zone}",
+        opts=pulumi.ResourceOptions.merge(opts, _PROTECT),
+    )
+    return PublicAddress(eip.id, eip.ip_address)
+
+
+def aws_eip(
+    name: str, carrier: LoadBalancerPlan, zone: str, region: str, opts: pulumi.ResourceOptions
+) -> PublicAddress:
+    """The EIP for ``zone`` of an NLB or VM: the pinned one, or a new, protected one."""
+    pinned = _pinned(carrier, zone)
+    if pinned is not None:
+        return pinned
+    eip = aws.ec2.Eip(
+        name,
+        domain="vpc",
+        region=region,
+        tags={"Name": f"wfga-{name}"},
+        opts=pulumi.ResourceOptions.merge(opts, _PROTECT),
+    )
+    return PublicAddress(eip.allocation_id, eip.public_ip)

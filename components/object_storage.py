@@ -10,10 +10,9 @@ import pulumi_alicloud as alicloud
 
 from components.service_domain_parts import (
     EdgeProviders,
-    acm_certificate,
     cdn_cname,
     cloudflare_proxied,
-    cloudfront_distribution,
+    cloudfront_for,
 )
 from wfga.edge import (
     alicloud_cdn_plan,
@@ -55,14 +54,14 @@ class ObjectStorage(pulumi.ComponentResource):
         elif cdn.provider == "alicloud-cdn":
             record_type, target = "CNAME", self._alicloud_cdn(name, storage, args.providers)
         else:
-            certificate_arn: pulumi.Input[str]
-            if cdn.acm_certificate_arn is not None:
-                certificate_arn = cdn.acm_certificate_arn
-            else:
-                assert record is not None  # validated: a new certificate needs a managed zone
-                certificate_arn = acm_certificate(name, cdn.domain, record, self, args.providers)
-            distribution = cloudfront_distribution(
-                name, cloudfront_storage_plan(storage), certificate_arn, self, args.providers
+            distribution = cloudfront_for(
+                name,
+                cdn.domain,
+                cloudfront_storage_plan(storage),
+                acm_certificate_arn=cdn.acm_certificate_arn,
+                record=record,
+                parent=self,
+                providers=args.providers,
             )
             record_type, target = "CNAME", distribution.domain_name
         if record is not None and cdn.provider != "cloudflare":

@@ -10,10 +10,9 @@ import pulumi_alicloud as alicloud
 
 from components.service_domain_parts import (
     EdgeProviders,
-    acm_certificate,
     cdn_cname,
     cloudflare_proxied,
-    cloudfront_distribution,
+    cloudfront_for,
 )
 from wfga.edge import cloudflare_service_plan, cloudfront_service_plan, dcdn_plan, dns_record, edge_summary
 from wfga.edge_config import DnsZone
@@ -45,14 +44,14 @@ class ServiceDomain(pulumi.ComponentResource):
         elif sd.provider == "alicloud-dcdn":
             record_type, target = "CNAME", self._dcdn(name, sd, args.providers)
         else:
-            certificate_arn: pulumi.Input[str]
-            if sd.acm_certificate_arn is not None:
-                certificate_arn = sd.acm_certificate_arn
-            else:
-                assert record is not None  # validated: a new certificate needs a managed zone
-                certificate_arn = acm_certificate(name, sd.name, record, self, args.providers)
-            distribution = cloudfront_distribution(
-                name, cloudfront_service_plan(sd), certificate_arn, self, args.providers
+            distribution = cloudfront_for(
+                name,
+                sd.name,
+                cloudfront_service_plan(sd),
+                acm_certificate_arn=sd.acm_certificate_arn,
+                record=record,
+                parent=self,
+                providers=args.providers,
             )
             record_type, target = "CNAME", distribution.domain_name
         if record is not None and record_type == "CNAME" and sd.provider != "cloudflare":

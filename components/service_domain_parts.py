@@ -166,6 +166,26 @@ def cloudfront_distribution(
     )
 
 
+def cloudfront_for(
+    name: str,
+    domain: str,
+    plan: CloudFrontPlan,
+    *,
+    acm_certificate_arn: str | None,
+    record: DnsRecordPlan | None,
+    parent: pulumi.Resource,
+    providers: EdgeProviders,
+) -> aws.cloudfront.Distribution:
+    """A distribution for ``domain`` with the given certificate, or one requested and validated here."""
+    certificate_arn: pulumi.Input[str]
+    if acm_certificate_arn is not None:
+        certificate_arn = acm_certificate_arn
+    else:
+        assert record is not None  # validated: a new certificate needs a managed zone
+        certificate_arn = acm_certificate(name, domain, record, parent, providers)
+    return cloudfront_distribution(name, plan, certificate_arn, parent, providers)
+
+
 def cloudflare_proxied(
     name: str, plan: CloudflarePlan, zone: DnsZone, parent: pulumi.Resource, providers: EdgeProviders
 ) -> None:
