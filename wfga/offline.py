@@ -17,6 +17,7 @@ import runpy
 import subprocess
 import sys
 from collections.abc import Callable, Iterator
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any
@@ -279,6 +280,12 @@ class RecordingMonitor(pulumi_mocks.MockMonitor):
         return response
 
 
+def _thread_loop(created: list[asyncio.AbstractEventLoop]) -> None:
+    thread_loop = asyncio.new_event_loop()
+    asyncio.set_event_loop(thread_loop)
+    created.append(thread_loop)
+
+
 def _config_text(value: Any) -> str:
     return value if isinstance(value, str) else json.dumps(value)
 
@@ -345,6 +352,10 @@ def execute_program(
     monitor = RecordingMonitor(mocks, [] if records is None else records)
     loop = asyncio.new_event_loop()
     asyncio.set_event_loop(loop)
+    # The mock monitor runs in executor threads and wants an event loop in each; give every thread
+    # one we can close afterwards, or they are closed (noisily) during interpreter exit.
+    thread_loops: list[asyncio.AbstractEventLoop] = []
+    loop.set_default_executor(ThreadPoolExecutor(initializer=_thread_loop, initargs=(thread_loops,)))
     try:
         settings.reset_options()
         pulumi.runtime.set_all_config({k: _config_text(v) for k, v in stack.values.items()}, sorted(stack.secret_keys))
@@ -363,6 +374,9 @@ def execute_program(
         for task in pending:
             task.cancel()
         loop.run_until_complete(asyncio.gather(*pending, return_exceptions=True))
+        loop.run_until_complete(loop.shutdown_default_executor())
+        for thread_loop in thread_loops:
+            thread_loop.close()
         asyncio.set_event_loop(None)
         loop.close()
     return Plan(
