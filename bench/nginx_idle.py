@@ -44,6 +44,7 @@ from multiprocessing.synchronize import Event
 from pathlib import Path
 from typing import Any
 
+from tests.loopback import free_ports
 from wfga.nginx import render_nginx_conf
 from wfga.portplan import SERVICES, PortMapping
 
@@ -53,19 +54,6 @@ LISTEN = "127.0.2.1"
 NODE_NET = "127.0.1."
 # Descriptors a helper process keeps for itself (pipes, epoll, the interpreter's own files).
 FD_RESERVE = 200
-
-
-def free_ports(address: str, count: int) -> list[int]:
-    probes = []
-    try:
-        for _ in range(count):
-            s = socket.socket()
-            s.bind((address, 0))
-            probes.append(s)
-        return [s.getsockname()[1] for s in probes]
-    finally:
-        for s in probes:
-            s.close()
 
 
 def build(nodes: int) -> list[PortMapping]:

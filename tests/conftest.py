@@ -7,12 +7,17 @@ from typing import Any
 
 import pytest
 
-from wfga.offline import Plan, plan_stack_file, run_program
+from wfga.offline import Plan, ResourceRecord, plan_stack_file, run_program
 from wfga.stackfile import StackValues, load_stack, stack_path
 
 ROOT = Path(__file__).resolve().parent.parent
 
 _CACHE: dict[str, Plan] = {}
+
+
+def one(records: list[ResourceRecord], what: str) -> ResourceRecord:
+    assert len(records) == 1, f"expected exactly one {what}, found {len(records)}"
+    return records[0]
 
 
 def stack_plan(name: str) -> Plan:

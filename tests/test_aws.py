@@ -9,8 +9,9 @@ from typing import Any
 import pulumi
 import pytest
 
-from tests.conftest import ROOT, plan_values, stack_plan, stack_values
+from tests.conftest import ROOT, one, plan_values, stack_plan, stack_values
 from wfga.offline import Plan, ResourceRecord, execute_program
+from wfga.portplan import SERVICES
 from wfga.stackfile import StackValues
 
 T_EIP = "aws:ec2/eip:Eip"
@@ -24,12 +25,6 @@ T_IN = "aws:vpc/securityGroupIngressRule:SecurityGroupIngressRule"
 T_ROUTE = "aws:ec2/route:Route"
 T_PCX = "aws:ec2/vpcPeeringConnection:VpcPeeringConnection"
 T_PCXA = "aws:ec2/vpcPeeringConnectionAccepter:VpcPeeringConnectionAccepter"
-SERVICES = ("short", "long", "ws")
-
-
-def one(records: list[ResourceRecord], what: str) -> ResourceRecord:
-    assert len(records) == 1, f"expected exactly one {what}, found {len(records)}"
-    return records[0]
 
 
 def follow(plan: Plan, ip: str, port: int) -> tuple[ResourceRecord, ResourceRecord, ResourceRecord, ResourceRecord]:

@@ -21,6 +21,7 @@ from pathlib import Path
 import pytest
 import yaml
 
+from tests.loopback import free_ports
 from wfga.cloudinit import STAGED_CONF, render_user_data
 from wfga.nginx import render_nginx_conf
 from wfga.portplan import SERVICES, PortMapping
@@ -37,20 +38,6 @@ def require_nginx() -> None:
         if os.environ.get("CI") == "true":
             pytest.fail(f"{', '.join(missing)} missing; CI must prove the config with a real nginx")
         pytest.skip(f"{', '.join(missing)} missing (apt-get install nginx libnginx-mod-stream)")
-
-
-def free_ports(address: str, count: int) -> list[int]:
-    """Distinct ports free on ``address``: all probes stay bound until every port is chosen."""
-    probes = []
-    try:
-        for _ in range(count):
-            s = socket.socket()
-            s.bind((address, 0))
-            probes.append(s)
-        return [s.getsockname()[1] for s in probes]
-    finally:
-        for s in probes:
-            s.close()
 
 
 class _Handler(socketserver.BaseRequestHandler):

@@ -7,8 +7,9 @@ from typing import Any
 
 import pytest
 
-from tests.conftest import plan_values, stack_plan, stack_values
+from tests.conftest import one, plan_values, stack_plan, stack_values
 from wfga.offline import Plan, ResourceRecord
+from wfga.portplan import SERVICES
 
 T_EIP = "alicloud:ecs/eipAddress:EipAddress"
 T_NLB = "alicloud:nlb/loadBalancer:LoadBalancer"
@@ -25,13 +26,6 @@ T_ASSOC = "alicloud:cen/transitRouterRouteTableAssociation:TransitRouterRouteTab
 T_PROP = "alicloud:cen/transitRouterRouteTablePropagation:TransitRouterRouteTablePropagation"
 T_RT = "alicloud:cen/transitRouterRouteTable:TransitRouterRouteTable"
 T_CEN = "alicloud:cen/instance:Instance"
-
-SERVICES = ("short", "long", "ws")
-
-
-def one(records: list[ResourceRecord], what: str) -> ResourceRecord:
-    assert len(records) == 1, f"expected exactly one {what}, found {len(records)}"
-    return records[0]
 
 
 def follow_entry(plan: Plan, ip: str, service: str, port: int) -> tuple[ResourceRecord, ResourceRecord, ResourceRecord]:

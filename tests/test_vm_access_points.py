@@ -11,20 +11,15 @@ import pulumi
 import pytest
 import yaml
 
-from tests.conftest import ROOT, plan_values, stack_plan, stack_values
+from tests.conftest import ROOT, one, plan_values, stack_plan, stack_values
 from wfga.offline import Plan, ResourceRecord, execute_program
+from wfga.portplan import SERVICES
 from wfga.stackfile import StackValues
 
-SERVICES = ("short", "long", "ws")
 EIPS = {"alicloud:ecs/eipAddress:EipAddress": "ipAddress", "aws:ec2/eip:Eip": "publicIp"}
 ASSOCIATIONS = ("alicloud:ecs/eipAssociation:EipAssociation", "aws:ec2/eipAssociation:EipAssociation")
 INSTANCES = ("alicloud:ecs/instance:Instance", "aws:ec2/instance:Instance")
 _SERVER = re.compile(r"server \{\s*listen (\d+)[^;]*;\s*proxy_pass ([\d.]+):(\d+);\s*[^}]*?proxy_timeout (\d+)s;", re.S)
-
-
-def one(records: list[ResourceRecord], what: str) -> ResourceRecord:
-    assert len(records) == 1, f"expected exactly one {what}, found {len(records)}"
-    return records[0]
 
 
 def nginx_routes(instance: ResourceRecord) -> dict[int, tuple[str, int, int]]:

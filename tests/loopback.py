@@ -1,0 +1,19 @@
+"""Loopback helpers shared by the real-nginx tests and the benchmark (127.0.0.0/8 only)."""
+
+from __future__ import annotations
+
+import socket
+
+
+def free_ports(address: str, count: int) -> list[int]:
+    """Distinct ports free on ``address``: all probes stay bound until every port is chosen."""
+    probes = []
+    try:
+        for _ in range(count):
+            s = socket.socket()
+            s.bind((address, 0))
+            probes.append(s)
+        return [s.getsockname()[1] for s in probes]
+    finally:
+        for s in probes:
+            s.close()
