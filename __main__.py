@@ -22,11 +22,11 @@ from components.service_domain import ServiceDomain, ServiceDomainArgs
 from components.service_domain_parts import EdgeProviders
 from components.service_domain_zone import ServiceDomainZone, ServiceDomainZoneArgs
 from components.vpc_peering import VpcPeering, VpcPeeringArgs
-from wfga.config import EDGE_KEYS, NAMESPACE, ConfigError, StackConfig, parse_stack_config
-from wfga.edge import ACM_REGION, ALICLOUD_EDGE_REGION, cloudflare_zone_plans
-from wfga.edge_config import EdgeConfig, parse_edge_config
-from wfga.outputs import node_outputs
-from wfga.portplan import AccessPointPlan, plan_stack
+from wfga.model.config import EDGE_KEYS, NAMESPACE, ConfigError, StackConfig, parse_stack_config
+from wfga.model.edge import EdgeConfig, parse_edge_config
+from wfga.plan.edge import ACM_REGION, ALICLOUD_EDGE_REGION, cloudflare_zone_plans
+from wfga.plan.outputs import node_outputs
+from wfga.plan.portplan import AccessPointPlan, plan_stack
 
 
 def _decode(text: str) -> object:

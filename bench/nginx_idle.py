@@ -8,7 +8,7 @@ Phases:
 
 1. fake node processes listen on each node's three service ports; each connection is greeted with
    "<node> <service>" and echoed afterwards;
-2. nginx starts from the config rendered by :func:`wfga.nginx.render_nginx_conf`;
+2. nginx starts from the config rendered by :func:`wfga.plan.nginx.render_nginx_conf`;
 3. client processes open up to ``--target`` long links through nginx, spread over the nodes, and
    check each greeting names the node the public port belongs to;
 4. while the links sit idle for ``--hold`` seconds, the parent times connect-to-greeting, alternating
@@ -45,8 +45,8 @@ from pathlib import Path
 from typing import Any
 
 from tests.loopback import free_ports
-from wfga.nginx import render_nginx_conf
-from wfga.portplan import SERVICES, PortMapping
+from wfga.plan.nginx import render_nginx_conf
+from wfga.plan.portplan import SERVICES, PortMapping
 
 NGINX = "/usr/sbin/nginx"
 STREAM_MODULE = "/usr/lib/nginx/modules/ngx_stream_module.so"

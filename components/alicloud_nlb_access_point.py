@@ -7,8 +7,9 @@ from dataclasses import dataclass
 import pulumi
 import pulumi_alicloud as alicloud
 
-from components.networks import alicloud_eip, alicloud_network
-from wfga.portplan import AccessPointPlan, LoadBalancerPlan, PortMapping
+from wfga.plan.portplan import AccessPointPlan, LoadBalancerPlan, PortMapping
+
+from .networks import alicloud_eip, alicloud_network
 
 
 @dataclass(frozen=True)

@@ -7,8 +7,9 @@ from dataclasses import dataclass
 import pulumi
 import pulumi_aws as aws
 
-from components.networks import aws_eip, aws_network
-from wfga.portplan import AccessPointPlan, LoadBalancerPlan, PortMapping, public_ingress
+from wfga.plan.portplan import AccessPointPlan, LoadBalancerPlan, PortMapping, public_ingress
+
+from .networks import aws_eip, aws_network
 
 
 @dataclass(frozen=True)

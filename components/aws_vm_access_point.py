@@ -7,10 +7,11 @@ from dataclasses import dataclass
 import pulumi
 import pulumi_aws as aws
 
-from components.networks import aws_eip, aws_network
-from wfga.cloudinit import render_user_data
-from wfga.images import IMAGES
-from wfga.portplan import AccessPointPlan, public_ingress
+from wfga.model.images import IMAGES
+from wfga.plan.cloudinit import render_user_data
+from wfga.plan.portplan import AccessPointPlan, public_ingress
+
+from .networks import aws_eip, aws_network
 
 
 @dataclass(frozen=True)

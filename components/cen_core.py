@@ -7,7 +7,7 @@ from dataclasses import dataclass
 import pulumi
 import pulumi_alicloud as alicloud
 
-from wfga.config import Cluster
+from wfga.model.config import Cluster
 
 
 @dataclass(frozen=True)

@@ -7,8 +7,9 @@ from dataclasses import dataclass
 import pulumi
 import pulumi_alicloud as alicloud
 
-from components.cen_core import CenIds
-from wfga.config import AccessPoint, Cluster
+from wfga.model.config import AccessPoint, Cluster
+
+from .cen_core import CenIds
 
 
 @dataclass(frozen=True)

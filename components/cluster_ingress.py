@@ -8,8 +8,8 @@ import pulumi
 import pulumi_alicloud as alicloud
 import pulumi_aws as aws
 
-from wfga.config import AccessPoint, Cluster
-from wfga.portplan import SERVICES
+from wfga.model.config import AccessPoint, Cluster
+from wfga.plan.portplan import SERVICES
 
 
 @dataclass(frozen=True)

@@ -13,8 +13,8 @@ import pulumi
 import pulumi_alicloud as alicloud
 import pulumi_aws as aws
 
-from wfga.config import AccessPoint
-from wfga.portplan import LoadBalancerPlan, vswitch_cidr
+from wfga.model.config import AccessPoint
+from wfga.plan.portplan import LoadBalancerPlan, vswitch_cidr
 
 
 @dataclass(frozen=True)

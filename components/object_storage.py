@@ -8,13 +8,9 @@ from typing import Any
 import pulumi
 import pulumi_alicloud as alicloud
 
-from components.service_domain_parts import (
-    EdgeProviders,
-    cdn_cname,
-    cloudflare_proxied,
-    cloudfront_for,
-)
-from wfga.edge import (
+from wfga.model.edge import DnsZone
+from wfga.model.edge import ObjectStorage as ObjectStorageConfig
+from wfga.plan.edge import (
     alicloud_cdn_plan,
     cloudflare_storage_plan,
     cloudfront_storage_plan,
@@ -23,8 +19,13 @@ from wfga.edge import (
     media_config_lines,
     storage_origin,
 )
-from wfga.edge_config import DnsZone
-from wfga.edge_config import ObjectStorage as ObjectStorageConfig
+
+from .service_domain_parts import (
+    EdgeProviders,
+    cdn_cname,
+    cloudflare_proxied,
+    cloudfront_for,
+)
 
 
 @dataclass(frozen=True)

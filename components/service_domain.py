@@ -8,15 +8,16 @@ from typing import Any
 import pulumi
 import pulumi_alicloud as alicloud
 
-from components.service_domain_parts import (
+from wfga.model.edge import DnsZone
+from wfga.model.edge import ServiceDomain as ServiceDomainConfig
+from wfga.plan.edge import cloudflare_service_plan, cloudfront_service_plan, dcdn_plan, dns_record, edge_summary
+
+from .service_domain_parts import (
     EdgeProviders,
     cdn_cname,
     cloudflare_proxied,
     cloudfront_for,
 )
-from wfga.edge import cloudflare_service_plan, cloudfront_service_plan, dcdn_plan, dns_record, edge_summary
-from wfga.edge_config import DnsZone
-from wfga.edge_config import ServiceDomain as ServiceDomainConfig
 
 
 @dataclass(frozen=True)

@@ -1,6 +1,6 @@
 """Resources that service domains and the object-storage CDN both create, under a component parent.
 
-Not a component: helpers that translate the plans of :mod:`wfga.edge` into children of the caller.
+Not a component: helpers that translate the plans of :mod:`wfga.plan.edge` into children of the caller.
 """
 
 from __future__ import annotations
@@ -13,8 +13,8 @@ import pulumi_alicloud as alicloud
 import pulumi_aws as aws
 import pulumi_cloudflare as cloudflare
 
-from wfga.edge import ACM_REGION, CloudflarePlan, CloudFrontPlan, DnsRecordPlan, record_name
-from wfga.edge_config import DnsZone
+from wfga.model.edge import DnsZone
+from wfga.plan.edge import ACM_REGION, CloudflarePlan, CloudFrontPlan, DnsRecordPlan, record_name
 
 
 @dataclass(frozen=True)

@@ -7,7 +7,7 @@ from dataclasses import dataclass
 import pulumi
 import pulumi_cloudflare as cloudflare
 
-from wfga.edge import CloudflareZonePlan
+from wfga.plan.edge import CloudflareZonePlan
 
 
 @dataclass(frozen=True)

@@ -7,7 +7,7 @@ from dataclasses import dataclass
 import pulumi
 import pulumi_aws as aws
 
-from wfga.config import AccessPoint, Cluster
+from wfga.model.config import AccessPoint, Cluster
 
 
 @dataclass(frozen=True)

@@ -7,8 +7,8 @@ from typing import Any
 
 import pytest
 
-from wfga.offline import Plan, ResourceRecord, plan_stack_file, run_program
-from wfga.stackfile import StackValues, load_stack, stack_path
+from wfga.offline.engine import Plan, ResourceRecord, plan_stack_file, run_program
+from wfga.offline.stackfile import StackValues, load_stack, stack_path
 
 ROOT = Path(__file__).resolve().parent.parent
 

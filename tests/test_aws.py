@@ -10,9 +10,9 @@ import pulumi
 import pytest
 
 from tests.conftest import ROOT, one, plan_values, stack_plan, stack_values
-from wfga.offline import Plan, ResourceRecord, execute_program
-from wfga.portplan import SERVICES
-from wfga.stackfile import StackValues
+from wfga.offline.engine import Plan, ResourceRecord, execute_program
+from wfga.offline.stackfile import StackValues
+from wfga.plan.portplan import SERVICES
 
 T_EIP = "aws:ec2/eip:Eip"
 T_LB = "aws:lb/loadBalancer:LoadBalancer"

@@ -13,9 +13,9 @@ from typing import Any
 import pytest
 import yaml
 
-from wfga.cloudinit import APPLY_SCRIPT, PROFILES, STAGED_CONF, render_user_data, sysctl_settings
-from wfga.nginx import Sizing, render_nginx_conf
-from wfga.portplan import PortMapping
+from wfga.plan.cloudinit import APPLY_SCRIPT, PROFILES, STAGED_CONF, render_user_data, sysctl_settings
+from wfga.plan.nginx import Sizing, render_nginx_conf
+from wfga.plan.portplan import PortMapping
 
 DISTROS = sorted(PROFILES)
 

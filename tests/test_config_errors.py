@@ -13,8 +13,8 @@ import yaml
 
 from tests.conftest import ROOT, stack_values
 from wfga.cli import main
-from wfga.offline import ResourceRecord, execute_program
-from wfga.stackfile import StackValues
+from wfga.offline.engine import ResourceRecord, execute_program
+from wfga.offline.stackfile import StackValues
 
 Values = dict[str, Any]
 

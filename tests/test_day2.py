@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from tests.conftest import plan_values, stack_plan, stack_values
-from wfga.offline import Plan
+from wfga.offline.engine import Plan
 
 
 def assert_unchanged(before: Plan, after: Plan) -> None:

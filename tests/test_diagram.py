@@ -7,8 +7,8 @@ import re
 from typing import Any
 
 from tests.conftest import stack_plan
-from wfga import diagram
 from wfga.cli import main
+from wfga.ops import diagram
 
 _ID = r"[A-Za-z0-9_]+"
 _LABEL = r'"[^"]*"'

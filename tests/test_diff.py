@@ -13,9 +13,9 @@ import pytest
 import yaml
 
 from tests.conftest import ROOT
-from wfga import diff
 from wfga.cli import main
-from wfga.offline import plan_stack_file
+from wfga.offline.engine import plan_stack_file
+from wfga.ops import diff
 
 CLUSTER: dict[str, Any] = {
     "name": "tc",

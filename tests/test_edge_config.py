@@ -8,8 +8,8 @@ from typing import Any
 import pytest
 
 from tests.conftest import stack_values
-from wfga.config import EDGE_KEYS, ConfigError, parse_stack_config
-from wfga.edge_config import CLOUDFLARE_HTTP_PORTS, CLOUDFLARE_HTTPS_PORTS, EdgeConfig, parse_edge_config
+from wfga.model.config import EDGE_KEYS, ConfigError, parse_stack_config
+from wfga.model.edge import CLOUDFLARE_HTTP_PORTS, CLOUDFLARE_HTTPS_PORTS, EdgeConfig, parse_edge_config
 
 Values = dict[str, Any]
 SECRET = frozenset({"wfga:cloudflare_api_token"})

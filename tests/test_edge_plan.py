@@ -7,7 +7,8 @@ from typing import Any
 import pytest
 
 from tests.conftest import stack_values
-from wfga.edge import (
+from wfga.model.edge import DnsZone, EdgeConfig, ObjectStorage, ServiceDomain, parse_edge_config
+from wfga.plan.edge import (
     ALL_VIEWER_EXCEPT_HOST_POLICY,
     ALL_VIEWER_POLICY,
     CACHING_DISABLED_POLICY,
@@ -24,7 +25,6 @@ from wfga.edge import (
     media_config_lines,
     record_name,
 )
-from wfga.edge_config import DnsZone, EdgeConfig, ObjectStorage, ServiceDomain, parse_edge_config
 
 CLOUDFLARE = DnsZone(name="example.com", provider="cloudflare", zone_id="0" * 32)
 ALIDNS = DnsZone(name="example.cn", provider="alidns")

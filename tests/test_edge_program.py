@@ -8,7 +8,9 @@ import pulumi
 import pytest
 
 from tests.conftest import ROOT, stack_plan, stack_values
-from wfga.edge import (
+from wfga.offline.engine import Plan, ResourceRecord, execute_program, run_program
+from wfga.offline.stackfile import StackValues
+from wfga.plan.edge import (
     ALL_METHODS,
     ALL_VIEWER_POLICY,
     CACHING_DISABLED_POLICY,
@@ -16,8 +18,6 @@ from wfga.edge import (
     MEDIA_BUCKET_KINDS,
     MEDIA_TTL_S,
 )
-from wfga.offline import Plan, ResourceRecord, execute_program, run_program
-from wfga.stackfile import StackValues
 
 T_CF_RECORD = "cloudflare:index/dnsRecord:DnsRecord"
 T_CF_PAGE = "cloudflare:index/pageRule:PageRule"

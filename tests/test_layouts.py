@@ -6,7 +6,7 @@ import json
 
 from tests.conftest import ROOT, stack_plan
 from wfga.cli import main
-from wfga.node_config import merge
+from wfga.ops.node_config import merge
 
 
 def test_region_stacks_merged_equal_the_all_in_one_demo():

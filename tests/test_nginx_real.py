@@ -22,9 +22,9 @@ import pytest
 import yaml
 
 from tests.loopback import free_ports
-from wfga.cloudinit import STAGED_CONF, render_user_data
-from wfga.nginx import render_nginx_conf
-from wfga.portplan import SERVICES, PortMapping
+from wfga.plan.cloudinit import STAGED_CONF, render_user_data
+from wfga.plan.nginx import render_nginx_conf
+from wfga.plan.portplan import SERVICES, PortMapping
 
 NGINX = "/usr/sbin/nginx"
 STREAM_MODULE = "/usr/lib/nginx/modules/ngx_stream_module.so"

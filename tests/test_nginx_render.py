@@ -10,14 +10,14 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from wfga.config import parse_stack_config
-from wfga.nginx import (
+from wfga.model.config import parse_stack_config
+from wfga.plan.nginx import (
     CONNECT_TIMEOUT_S,
     SHORT_LINK_TIMEOUT_S,
     Sizing,
     render_nginx_conf,
 )
-from wfga.portplan import SERVICES, PortMapping, plan_stack
+from wfga.plan.portplan import SERVICES, PortMapping, plan_stack
 
 from .conftest import stack_values
 

@@ -17,7 +17,7 @@ from pulumi.runtime.proto import analyzer_pb2, analyzer_pb2_grpc
 
 from tests.conftest import ROOT, stack_plan
 from wfga import cli
-from wfga.config import MIN_IDLE_TIMEOUT_S
+from wfga.model.config import MIN_IDLE_TIMEOUT_S
 
 POLICY_DIR = ROOT / "policy"
 sys.path.insert(0, str(POLICY_DIR))

@@ -10,8 +10,8 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from wfga.config import ConfigError, parse_stack_config
-from wfga.portplan import (
+from wfga.model.config import ConfigError, parse_stack_config
+from wfga.plan.portplan import (
     AccessPointPlan,
     backup_entries,
     entry,

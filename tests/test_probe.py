@@ -12,8 +12,8 @@ from typing import Any
 
 import pytest
 
-from wfga import probe
 from wfga.cli import main
+from wfga.ops import probe
 
 LOOPBACK = ipaddress.ip_network("127.0.0.0/8")
 

@@ -8,8 +8,8 @@ from typing import Any
 import pytest
 
 from tests.conftest import one, plan_values, stack_plan, stack_values
-from wfga.offline import Plan, ResourceRecord
-from wfga.portplan import SERVICES
+from wfga.offline.engine import Plan, ResourceRecord
+from wfga.plan.portplan import SERVICES
 
 T_EIP = "alicloud:ecs/eipAddress:EipAddress"
 T_NLB = "alicloud:nlb/loadBalancer:LoadBalancer"

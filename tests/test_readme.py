@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from tests.conftest import ROOT, stack_plan
-from wfga import diagram
+from wfga.ops import diagram
 
 
 def test_readme_diagram_is_the_demos_current_diagram():

@@ -12,9 +12,9 @@ import pytest
 import yaml
 
 from tests.conftest import ROOT, one, plan_values, stack_plan, stack_values
-from wfga.offline import Plan, ResourceRecord, execute_program
-from wfga.portplan import SERVICES
-from wfga.stackfile import StackValues
+from wfga.offline.engine import Plan, ResourceRecord, execute_program
+from wfga.offline.stackfile import StackValues
+from wfga.plan.portplan import SERVICES
 
 EIPS = {"alicloud:ecs/eipAddress:EipAddress": "ipAddress", "aws:ec2/eip:Eip": "publicIp"}
 ASSOCIATIONS = ("alicloud:ecs/eipAssociation:EipAssociation", "aws:ec2/eipAssociation:EipAssociation")

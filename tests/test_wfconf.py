@@ -6,8 +6,8 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from wfga import wfconf
-from wfga.wfconf import BACKUP_ADDRESS_KEY as KEY
+from wfga.ops import wfconf
+from wfga.ops.wfconf import BACKUP_ADDRESS_KEY as KEY
 
 SAMPLE = (
     "## WildFire IM\n"

@@ -8,14 +8,14 @@ import sys
 from pathlib import Path
 from typing import Any
 
-from wfga import diagram, diff, probe, wfconf
-from wfga.cloudinit import nginx_conf
-from wfga.config import ConfigError, parse_stack_config
-from wfga.node_config import merge
-from wfga.offline import Plan, plan_stack_file, run_program
-from wfga.portplan import AccessPointPlan, plan_stack
-from wfga.report import port_map_csv, render_plan
-from wfga.stackfile import load_stack, project_root, stack_name_of, stack_path
+from wfga.model.config import ConfigError, parse_stack_config
+from wfga.offline.engine import Plan, plan_stack_file, run_program
+from wfga.offline.stackfile import load_stack, project_root, stack_name_of, stack_path
+from wfga.ops import diagram, diff, probe, wfconf
+from wfga.ops.node_config import merge
+from wfga.ops.report import port_map_csv, render_plan
+from wfga.plan.cloudinit import nginx_conf
+from wfga.plan.portplan import AccessPointPlan, plan_stack
 
 EXIT_BAD_INPUT = 2
 

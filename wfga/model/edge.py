@@ -2,9 +2,9 @@
 
 The keys are ``wfga:dns_zones``, ``wfga:service_domains``, ``wfga:object_storage`` and the secret
 ``wfga:cloudflare_api_token``.  :func:`parse_edge_config` validates them before any resource exists
-and raises :class:`~wfga.config.ConfigError` with the key path and the fix, like
-:func:`wfga.config.parse_stack_config`.  This module imports :mod:`wfga.config`, never the reverse,
-which is why ``wfga.config.EDGE_KEYS`` repeats the key names.
+and raises :class:`~wfga.model.config.ConfigError` with the key path and the fix, like
+:func:`wfga.model.config.parse_stack_config`.  This module imports :mod:`wfga.model.config`, never the reverse,
+which is why ``wfga.model.config.EDGE_KEYS`` repeats the key names.
 """
 
 from __future__ import annotations
@@ -17,7 +17,7 @@ from typing import Annotated, Any, Literal
 
 from pydantic import AfterValidator, Field, SecretStr, ValidationError, model_validator
 
-from wfga.config import EDGE_KEYS, NAMESPACE, ConfigError, Port, _loc_to_path, _message, _Model, _problem
+from wfga.model.config import EDGE_KEYS, NAMESPACE, ConfigError, Port, _loc_to_path, _message, _Model, _problem
 
 # Cloudflare proxies HTTP(S) only on these ports; anything else needs Spectrum.
 CLOUDFLARE_HTTP_PORTS = (80, 8080, 8880, 2052, 2082, 2086, 2095)

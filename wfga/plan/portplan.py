@@ -15,7 +15,7 @@ import ipaddress
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 
-from wfga.config import NAMESPACE, AccessPoint, Cluster, ConfigError, Node, PinnedEip, StackConfig
+from wfga.model.config import NAMESPACE, AccessPoint, Cluster, ConfigError, Node, PinnedEip, StackConfig
 
 SERVICES = ("short", "long", "ws")
 

@@ -18,8 +18,8 @@ from dataclasses import asdict, dataclass
 from pathlib import Path
 from typing import Any
 
-from wfga.offline import PLACEHOLDER_NETWORKS
-from wfga.report import table
+from wfga.offline.engine import PLACEHOLDER_NETWORKS
+from wfga.ops.report import table
 
 DEFAULT_CONCURRENCY = 32
 DEFAULT_TIMEOUT_S = 3.0

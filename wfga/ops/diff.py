@@ -33,9 +33,9 @@ from dataclasses import asdict, dataclass, field, replace
 from pathlib import Path
 from typing import Any, Literal
 
-from wfga.offline import plan_stack_file
-from wfga.report import MARK, mark_placeholders
-from wfga.stackfile import stack_name_of, stack_path
+from wfga.offline.engine import plan_stack_file
+from wfga.offline.stackfile import stack_name_of, stack_path
+from wfga.ops.report import MARK, mark_placeholders
 
 Impact = Literal["none", "additive", "disruptive"]
 Action = Literal["create", "update", "replace", "delete"]

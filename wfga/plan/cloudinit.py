@@ -26,9 +26,9 @@ from typing import Any
 
 import yaml
 
-from wfga.config import Distro
-from wfga.nginx import DEFAULT_CONNECTIONS, LISTEN_BACKLOG, Sizing, render_nginx_conf
-from wfga.portplan import PortMapping, port_ranges
+from wfga.model.config import Distro
+from wfga.plan.nginx import DEFAULT_CONNECTIONS, LISTEN_BACKLOG, Sizing, render_nginx_conf
+from wfga.plan.portplan import PortMapping, port_ranges
 
 STAGED_CONF = "/etc/wfga/nginx.conf"
 APPLY_SCRIPT = "/usr/local/sbin/wfga-apply-nginx"

@@ -9,7 +9,7 @@ from collections import Counter
 from collections.abc import Iterable, Sequence
 from typing import Any
 
-from wfga.offline import Plan
+from wfga.offline.engine import Plan
 
 MARK = "*"
 _IPV4 = re.compile(r"\b\d{1,3}(?:\.\d{1,3}){3}\b")

@@ -15,7 +15,7 @@ from typing import Annotated, Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
 
-from wfga.images import IMAGES, distros_on
+from wfga.model.images import IMAGES, distros_on
 
 NAMESPACE = "wfga"
 
@@ -290,7 +290,7 @@ class StackConfig(_Model):
 
 
 _TOP_KEYS = {f"{NAMESPACE}:{key}" for key in StackConfig.model_fields}
-# Service-domain and object-storage keys, validated by wfga.edge_config.parse_edge_config; that
+# Service-domain and object-storage keys, validated by wfga.model.edge.parse_edge_config; that
 # module imports this one, so the names are listed here rather than imported.
 EDGE_KEYS = ("cloudflare_api_token", "dns_zones", "object_storage", "service_domains")
 _KNOWN_KEYS = _TOP_KEYS | {f"{NAMESPACE}:{key}" for key in EDGE_KEYS}

@@ -5,8 +5,8 @@ from __future__ import annotations
 from collections.abc import Mapping
 from typing import Any
 
-from wfga.config import StackConfig
-from wfga.portplan import AccessPointPlan, backup_address, backup_entries, node_config_line, port_map_rows
+from wfga.model.config import StackConfig
+from wfga.plan.portplan import AccessPointPlan, backup_address, backup_entries, node_config_line, port_map_rows
 
 
 def node_outputs(

@@ -11,7 +11,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Any, Literal
 
-from wfga.edge_config import DnsZone, EdgeConfig, ObjectStorage, Origin, OriginTimeouts, ServiceDomain, is_ip
+from wfga.model.edge import DnsZone, EdgeConfig, ObjectStorage, Origin, OriginTimeouts, ServiceDomain, is_ip
 
 # AWS managed policies (fixed ids, the same in every account).
 CACHING_DISABLED_POLICY = "4135ea2d-6df8-44a3-9df3-4b5a84be39ad"

@@ -27,10 +27,10 @@ from pulumi.runtime import mocks as pulumi_mocks
 from pulumi.runtime import rpc, settings
 from pulumi.runtime.stack import wait_for_rpcs
 
-from wfga.config import parse_stack_config
-from wfga.edge_config import parse_edge_config
-from wfga.portplan import plan_stack
-from wfga.stackfile import StackValues, load_stack, stack_path
+from wfga.model.config import parse_stack_config
+from wfga.model.edge import parse_edge_config
+from wfga.offline.stackfile import StackValues, load_stack, stack_path
+from wfga.plan.portplan import plan_stack
 
 # Documentation ranges (RFC 5737): obviously not real, and never routed.
 PLACEHOLDER_NETWORKS = tuple(ipaddress.IPv4Network(n) for n in ("198.51.100.0/24", "203.0.113.0/24", "192.0.2.0/24"))

@@ -8,7 +8,7 @@ from typing import Any
 
 import yaml
 
-from wfga.config import NAMESPACE, ConfigError
+from wfga.model.config import NAMESPACE, ConfigError
 
 SECRET_PLACEHOLDER = "[secret]"
 
@@ -21,7 +21,12 @@ class StackValues:
 
 
 def project_root() -> Path:
-    return Path(__file__).resolve().parent.parent
+    # Like the Pulumi CLI: the nearest Pulumi.yaml from the working directory up; from a source
+    # checkout run elsewhere, the checkout itself.
+    for folder in (Path.cwd(), *Path.cwd().parents):
+        if (folder / "Pulumi.yaml").is_file():
+            return folder
+    return Path(__file__).resolve().parents[2]
 
 
 def _load_yaml(path: Path) -> dict[str, Any]:

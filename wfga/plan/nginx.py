@@ -1,6 +1,6 @@
 """Render the nginx ``stream`` configuration of a VM access point from the port plan.
 
-Pure: the input is a sequence of :class:`~wfga.portplan.PortMapping` and a few knobs, the output is
+Pure: the input is a sequence of :class:`~wfga.plan.portplan.PortMapping` and a few knobs, the output is
 the text of a complete ``nginx.conf`` (main context, ``events``, ``stream``), identical for identical
 input.  One ``server`` per mapping, sorted by public port.  See ``docs/vm-access-points.md`` for the
 sizing rationale and for what has been proven against a real nginx.
@@ -13,7 +13,7 @@ import re
 from collections.abc import Sequence
 from dataclasses import dataclass
 
-from wfga.portplan import SERVICES, PortMapping
+from wfga.plan.portplan import SERVICES, PortMapping
 
 DEFAULT_CONNECTIONS = 20000
 

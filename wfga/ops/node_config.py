@@ -5,8 +5,8 @@ from __future__ import annotations
 from collections.abc import Mapping, Sequence
 from typing import Any
 
-from wfga.config import ConfigError
-from wfga.portplan import node_config_line
+from wfga.model.config import ConfigError
+from wfga.plan.portplan import node_config_line
 
 
 def _entries_of(source: str, outputs: Mapping[str, Any]) -> dict[str, list[dict[str, str]]]:
