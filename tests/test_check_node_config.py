@@ -141,3 +141,27 @@ def test_a_file_the_server_refuses_fails_even_when_in_sync(tmp_path, capsys):
     assert code == 1
     assert "REJECTED: the IM server refuses this file over line 1" in out
     assert "in sync" in out
+
+
+def test_indented_lines_and_a_one_space_hash_are_accepted_with_notes(tmp_path, capsys):
+    outputs, lines = _deployed_outputs(tmp_path)
+    conf = tmp_path / "wildfirechat.conf"
+    conf.write_text(f"  # node 1\ntoken.key abc#def\n    server.backup_address   {lines['im-1']}\n")
+    code, out, _ = _run(capsys, "--node", "im-1", "--outputs", str(outputs), str(conf))
+    assert code == 0
+    assert "REJECTED" not in out
+    assert "server.backup_address: line 3" in out
+    assert "warning: line 2: the server keeps the '#' as part of 'token.key' = 'abc#def'" in out
+    assert "note: line 1: a server older than im-server debd4f1a (2021-08) refuses the file" in out
+    assert "note: line 3: a server older than im-server debd4f1a (2021-08) reads this indented line" in out
+    assert out.rstrip().endswith("in sync")
+
+
+def test_fix_rewrites_an_indented_line_in_place(tmp_path, capsys):
+    outputs, lines = _deployed_outputs(tmp_path)
+    conf = tmp_path / "wildfirechat.conf"
+    conf.write_text("\tserver.backup_address 192.0.2.1:1:2:3   \nport 1883\n")
+    code, out, _ = _run(capsys, "--node", "im-1", "--outputs", str(outputs), "--fix", str(conf))
+    assert code == 0
+    assert "rewritten on line 1" in out
+    assert conf.read_text() == f"\tserver.backup_address {lines['im-1']}   \nport 1883\n"

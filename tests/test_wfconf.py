@@ -40,18 +40,85 @@ def test_last_duplicate_wins_and_earlier_ones_are_reported():
     assert conf.duplicates(KEY) == [1]
 
 
-def test_lines_the_server_rejects_are_problems():
-    conf = wfconf.parse(f"port 1883 # trailing comment\n  # indented comment\n{KEY}\t1.1.1.1:1:2:3\n leading 1\n")
-    assert [p.split(":")[0] for p in conf.problems] == ["line 1", "line 2", "line 3", "line 4"]
-    assert "first character" in conf.problems[0]
-    assert "no space" in conf.problems[2]
-    assert "whitespace" in conf.problems[3]
-    assert conf.rejected == [1, 2, 3]  # an empty key is misread, not refused
+# What im-server's ConfigurationParser (commit debd4f1a onwards) does with each quirk, read from its
+# source: (line, key it sets or None, value, whole file refused).
+QUIRKS = [
+    ("  # indented comment", None, None, False),
+    ("\t#tab-indented comment", None, None, False),
+    ("   ", None, None, False),
+    ("  port 1883", "port", "1883", False),
+    ("\tport 1883  ", "port", "1883", False),
+    ("port   1883", "port", "1883", False),
+    ("port\t 1883", "port", "1883", False),
+    ("token.key abc#def", "token.key", "abc#def", False),
+    ("  token.key abc#def  ", "token.key", "abc#def", False),
+    ("a#b c", "a#b", "c", False),
+    ("port 1883 # the long link", None, None, True),
+    ("port 1883#x y", None, None, True),
+    ("port  1883#x", None, None, True),
+    ("port\t1883#x", None, None, True),
+    ("port#1883", None, None, True),
+    ("port", "port", "", False),
+    ("port\t1883", "port\t1883", "", False),
+]
+
+
+@pytest.mark.parametrize(("line", "key", "value", "fatal"), QUIRKS)
+def test_quirks_read_like_todays_parser(line, key, value, fatal):
+    conf = wfconf.parse(line + "\n")
+    (parsed,) = conf.lines
+    assert (parsed.key, parsed.value, parsed.fatal) == (key, value, fatal)
+    assert conf.rejected == ([1] if fatal else [])
+
+
+def test_warnings_name_what_the_server_does():
+    conf = wfconf.parse(f"port 1883 # the long link\n{KEY}\t1.1.1.1:1:2:3\ntoken.key abc#def\n  port 1\n#ok\n")
+    assert [p.split(":")[0] for p in conf.problems] == ["line 1", "line 2", "line 3"]
+    assert "exactly one space; the server rejects the file" in conf.problems[0]
+    assert "whole line as a key with an empty value (a tab does not separate" in conf.problems[1]
+    assert "keeps the '#' as part of 'token.key' = 'abc#def'" in conf.problems[2]
+    assert conf.rejected == [1]
     assert conf.get(KEY) is None
+    assert conf.get("port") == "1"
 
 
-def test_tab_before_the_key_is_trimmed_like_java():
-    assert wfconf.parse(f"\t{KEY} 1.1.1.1:1:2:3\n").get(KEY) == "1.1.1.1:1:2:3"
+def test_an_indented_key_is_read_now_and_noted_for_older_servers():
+    conf = wfconf.parse(f"  {KEY} 1.1.1.1:1:2:3\n  # comment\n")
+    assert conf.get(KEY) == "1.1.1.1:1:2:3"
+    assert conf.problems == ()
+    assert conf.older == (
+        "line 1: a server older than im-server debd4f1a (2021-08) reads this indented line as a key with no value",
+        "line 2: a server older than im-server debd4f1a (2021-08) refuses the file over this '#'",
+    )
+
+
+def test_lines_older_servers_read_alike_get_no_note():
+    # A tab before the key was trimmed with the key even before; a lone indented word has no space.
+    assert wfconf.parse(f"\t{KEY} 1.1.1.1:1:2:3\n port\n#c\n").older == ()
+
+
+def test_java_split_drops_trailing_empty_fields():
+    assert wfconf.java_split_fields("a b") == 2
+    assert wfconf.java_split_fields("a  b") == 3
+    assert wfconf.java_split_fields("a b  ") == 2
+    assert wfconf.java_split_fields("ab") == 1
+
+
+_quirky = st.text(alphabet=st.sampled_from("ab #\t:."), max_size=10)
+_pad = st.text(alphabet=st.sampled_from(" \t\x0b\f"), max_size=3)
+
+
+@given(_quirky, _pad, _pad)
+def test_blanks_around_a_line_never_change_its_reading(line, left, right):
+    plain, padded = wfconf.parse(line + "\n").lines, wfconf.parse(left + line + right + "\n").lines
+    assert [(x.key, x.value, x.fatal) for x in plain] == [(x.key, x.value, x.fatal) for x in padded]
+
+
+@given(_quirky)
+def test_refused_exactly_when_a_late_hash_meets_other_than_one_space(line):
+    trimmed = line.strip(" \t")
+    refused = "#" in trimmed[1:] and not trimmed.startswith("#") and trimmed.count(" ") != 1
+    assert (wfconf.parse(line).rejected == [1]) == refused
 
 
 def test_split_lines_keeps_every_terminator():
@@ -88,9 +155,23 @@ def test_missing_key_after_a_last_line_without_newline():
     assert new == f"port 1883\n{KEY}  5.5.5.5:81:1881:8081\n"
 
 
-def test_rewrite_keeps_indentation_and_spacing_before_the_value():
+def test_rewrite_keeps_indentation_and_spacing_around_the_value():
     text = f"\t{KEY}   1.1.1.1:1:2:3   \nport 1\n"
-    assert wfconf.set_value(text, KEY, "2.2.2.2:1:2:3") == f"\t{KEY}   2.2.2.2:1:2:3\nport 1\n"
+    assert wfconf.set_value(text, KEY, "2.2.2.2:1:2:3") == f"\t{KEY}   2.2.2.2:1:2:3   \nport 1\n"
+
+
+def test_rewrite_of_an_indented_key_and_of_a_key_alone():
+    assert wfconf.set_value(f"  {KEY} 1.1.1.1:1:2:3\n", KEY, "2.2.2.2:1:2:3") == f"  {KEY} 2.2.2.2:1:2:3\n"
+    new = wfconf.set_value(f"{KEY}\t\n", KEY, "2.2.2.2:1:2:3")
+    assert new == f"{KEY}  2.2.2.2:1:2:3\t\n"
+    assert wfconf.parse(new).get(KEY) == "2.2.2.2:1:2:3"
+
+
+def test_rewrite_replaces_a_value_that_swallowed_a_hash():
+    text = f"{KEY} 1.1.1.1:1:2:3#old\n"
+    new = wfconf.set_value(text, KEY, "2.2.2.2:1:2:3")
+    assert new == f"{KEY} 2.2.2.2:1:2:3\n"
+    assert wfconf.parse(new).problems == ()
 
 
 def test_rewrite_touches_the_effective_duplicate_only():

@@ -1,16 +1,26 @@
 """Read and rewrite ``wildfirechat.conf`` the way the IM server reads it, byte for byte otherwise.
 
-The server (a moquette derivative, ``ConfigurationParser``) reads the file line by line:
+The model is im-server's ``ConfigurationParser`` (a moquette derivative) as changed by im-server
+commit debd4f1a (2021-08-05, "special characters in the config file") and unchanged since. For each
+line the server:
 
-* a line whose very first character is ``#`` is a comment;
-* a ``#`` anywhere else makes the server reject the whole file (it throws ``ParseException``), so an
-  end-of-line comment or an indented comment is fatal;
-* a blank line is skipped;
-* otherwise the key is everything before the first *space* (not tab) and the value the rest, both
-  trimmed; a line without a space breaks the parser, and an indented line yields an empty key;
-* a key given twice: the last one wins.
+* trims it first (Java ``String.trim``: every character up to U+0020 at both ends), so indentation
+  and trailing blanks never matter and an indented ``#`` line is a comment too;
+* skips it when it is empty or starts with ``#``;
+* when a ``#`` appears later in the line, splits the line on single spaces and throws
+  ``ParseException`` (refusing the whole file) unless that gives exactly two fields; with exactly
+  one space the line is an ordinary setting whose value keeps the ``#`` (there are no end-of-line
+  comments);
+* otherwise takes the key up to the first space and the value after it, both trimmed; a line with
+  no space at all (a tab does not count) sets the whole line as a key with an empty value;
+* lets the last setting of a key win.
 
-:func:`parse` mirrors those rules and reports the lines the server would trip on;
+Before that commit the server did not trim: any ``#`` after column 0 was fatal, and a line indented
+with a space became a key with an empty value.  The pro server's parser is closed source; we assume
+it shares today's public one and, for the lines where the two differ, say that an older server
+reads them otherwise.
+
+:func:`parse` mirrors those rules and reports the lines the server would trip on or misread;
 :func:`set_value` rewrites the value of one key and leaves every other byte alone.
 """
 
@@ -32,8 +42,8 @@ ERRORS = "surrogateescape"
 _NEWLINE = re.compile(r"(\r\n|\r|\n)")
 # Java's String.trim() drops every character up to U+0020, control characters included.
 _JAVA_TRIM = "".join(chr(c) for c in range(0x21))
-# Java's \s in String.matches: space, tab, newline, vertical tab, form feed, carriage return.
-_JAVA_BLANK = re.compile(r"[ \t\n\x0b\f\r]*")
+# The commit whose parser this module follows (see the module docstring).
+PARSER_COMMIT = "im-server debd4f1a (2021-08)"
 
 
 @dataclass(frozen=True)
@@ -46,6 +56,8 @@ class ConfLine:
     problem: str | None = None
     # The server refuses the whole file over this line, rather than just misreading it.
     fatal: bool = False
+    # How a server older than PARSER_COMMIT reads the line, where that differs.
+    older: str | None = None
 
 
 @dataclass(frozen=True)
@@ -58,6 +70,11 @@ class ConfFile:
     def rejected(self) -> list[int]:
         """Numbers of the lines that make the server refuse the file."""
         return [line.number for line in self.lines if line.fatal]
+
+    @property
+    def older(self) -> tuple[str, ...]:
+        """What an older server would do differently, one note per line concerned."""
+        return tuple(f"line {line.number}: {line.older}" for line in self.lines if line.older)
 
     def find(self, key: str) -> ConfLine | None:
         """The line the server takes the key from: the last one that sets it."""
@@ -83,40 +100,54 @@ def split_lines(text: str) -> list[tuple[str, str]]:
     return pairs
 
 
-def _parse_line(number: int, text: str, ending: str) -> ConfLine:
+def java_split_fields(line: str) -> int:
+    """How many items Java's ``line.split(" ")`` returns: trailing empty strings are dropped."""
+    parts = line.split(" ")
+    while len(parts) > 1 and parts[-1] == "":
+        parts.pop()
+    return len(parts)
+
+
+def _older_reading(text: str) -> str | None:
+    """How the parser before PARSER_COMMIT (no trim) differs on this untrimmed line, if it does."""
     hash_at = text.find("#")
-    if hash_at == 0:
-        return ConfLine(number, text, ending)
     if hash_at > 0:
+        return f"a server older than {PARSER_COMMIT} refuses the file over this '#'"
+    if hash_at < 0 and text.startswith(" ") and " " in text.strip(_JAVA_TRIM):
+        return f"a server older than {PARSER_COMMIT} reads this indented line as a key with no value"
+    return None
+
+
+def _parse_line(number: int, text: str, ending: str) -> ConfLine:
+    older = _older_reading(text)
+    line = text.strip(_JAVA_TRIM)
+    hash_at = line.find("#")
+    if hash_at == 0 or not line:
+        return ConfLine(number, text, ending, older=older)
+    if hash_at > 0 and java_split_fields(line) != 2:
         return ConfLine(
             number,
             text,
             ending,
-            problem=f"line {number}: '#' is only allowed as the first character; the server rejects the file",
+            problem=(
+                f"line {number}: a '#' after the start of a line is only accepted in a 'key value' line with "
+                "exactly one space; the server rejects the file"
+            ),
             fatal=True,
+            older=older,
         )
-    if _JAVA_BLANK.fullmatch(text):
-        return ConfLine(number, text, ending)
-    space = text.find(" ")
-    if space < 0:
-        return ConfLine(
-            number,
-            text,
-            ending,
-            problem=f"line {number}: no space between key and value; the server cannot parse it",
-            fatal=True,
+    space = line.find(" ")
+    key, value = (line[:space].strip(_JAVA_TRIM), line[space:].strip(_JAVA_TRIM)) if space > 0 else (line, "")
+    problem = None
+    if hash_at > 0:
+        problem = (
+            f"line {number}: the server keeps the '#' as part of {key!r} = {value!r} "
+            "(there are no end-of-line comments)"
         )
-    key, value = text[:space].strip(_JAVA_TRIM), text[space:].strip(_JAVA_TRIM)
-    if not key:
-        return ConfLine(
-            number,
-            text,
-            ending,
-            key=key,
-            value=value,
-            problem=f"line {number}: starts with whitespace, so the server reads no key from it",
-        )
-    return ConfLine(number, text, ending, key=key, value=value)
+    elif space < 0:
+        tab = " (a tab does not separate key and value)" if "\t" in line else ""
+        problem = f"line {number}: no space, so the server reads the whole line as a key with an empty value{tab}"
+    return ConfLine(number, text, ending, key=key, value=value, problem=problem, older=older)
 
 
 def _dominant_newline(pairs: list[tuple[str, str]]) -> str:
@@ -135,10 +166,16 @@ def parse(text: str) -> ConfFile:
 
 
 def _rewritten(line: ConfLine, value: str) -> str:
-    # Keep everything up to the value (key, indentation, the author's spacing) as written.
-    space = line.text.find(" ")
-    rest = line.text[space:]
-    return line.text[:space] + rest[: len(rest) - len(rest.lstrip(_JAVA_TRIM))] + value
+    # Only the value's characters change: indentation, key, spacing and trailing blanks stay.
+    text = line.text
+    start = len(text) - len(text.lstrip(_JAVA_TRIM))
+    end = len(text.rstrip(_JAVA_TRIM))
+    space = text.find(" ", start, end)
+    if space < 0:
+        # A key alone on its line: the value needs a separator.
+        return f"{text[:end]}  {value}{text[end:]}"
+    gap = text[space:end]
+    return text[: space + len(gap) - len(gap.lstrip(_JAVA_TRIM))] + value + text[end:]
 
 
 def set_value(text: str, key: str, value: str) -> str:
@@ -247,6 +284,7 @@ def describe(conf: ConfFile, drift: Drift, source: str, placeholders: Collection
     if drift.reordered:
         out.append("  same entries in another order")
     out += [f"  warning: {problem}" for problem in conf.problems]
+    out += [f"  note: {note}" for note in conf.older]
     if conf.newline != "\n":
         out.append("  warning: Windows line endings; WildFire's own sample says such files break on Linux")
     if conf.rejected:
