@@ -2,13 +2,13 @@
 
 from __future__ import annotations
 
+from collections.abc import Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-import yaml
-
 from wfga.model.config import NAMESPACE, ConfigError
+from wfga.offline.yamldoc import MAX_BYTES, Decoder, Node, YamlProblem, compose, source
 
 SECRET_PLACEHOLDER = "[secret]"
 
@@ -29,18 +29,74 @@ def project_root() -> Path:
     return Path(__file__).resolve().parents[2]
 
 
-def _load_yaml(path: Path) -> dict[str, Any]:
+def _read_document(path: Path) -> tuple[str, Node | None]:
+    """The file's text and root node; a mapping or nothing at the top, or a ConfigError."""
     try:
-        data = yaml.safe_load(path.read_text(encoding="utf-8"))
+        size = path.stat().st_size
+        if size > MAX_BYTES:
+            raise ConfigError([f"{path}: {size} bytes is more than a stack file needs (at most {MAX_BYTES})"])
+        data = path.read_bytes()
     except OSError as err:
         raise ConfigError([f"{path}: cannot read ({err.strerror})"]) from None
-    except yaml.YAMLError as err:
-        raise ConfigError([f"{path}: not valid YAML ({err})"]) from None
-    if data is None:
-        return {}
-    if not isinstance(data, dict):
-        raise ConfigError([f"{path}: expected a mapping at the top level"])
-    return data
+    try:
+        text = data.decode("utf-8")
+    except UnicodeDecodeError as err:
+        line = data[: err.start].count(b"\n") + 1
+        raise ConfigError(
+            [f"{path}: line {line}: not UTF-8 text (byte 0x{data[err.start]:02x}); save the file as UTF-8"]
+        ) from None
+    if "\x00" in text:
+        line = text[: text.index("\x00")].count("\n") + 1
+        raise ConfigError([f"{path}: line {line}: binary data (a NUL byte); a stack file is YAML text"])
+    try:
+        root = compose(text)
+    except YamlProblem as err:
+        raise ConfigError([f"{path}: {err}"]) from None
+    if root is not None and root.kind != "map":
+        raise ConfigError([f"{path}: expected a mapping at the top level (config: ...), not a {_KIND[root.kind]}"])
+    return text, root
+
+
+_KIND = {"scalar": "single value", "seq": "list", "map": "mapping"}
+
+
+def _config_entries(path: Path, text: str, root: Node | None, problems: list[str]) -> Iterator[tuple[str, Node]]:
+    """The ``config:`` section's (namespaced key, value node) pairs, each key once."""
+    if root is None:
+        return
+    section = next((value for key, value in root.pairs if key.kind == "scalar" and key.value == "config"), None)
+    if section is None or (section.kind == "scalar" and section.plain and section.value in ("", "~", "null")):
+        return
+    if section.kind != "map":
+        problems.append(
+            f"{path}: line {section.line}: config: expected a mapping of key: value, not a {_KIND[section.kind]}"
+        )
+        return
+    seen: dict[str, Node] = {}
+    for key_node, value_node in section.pairs:
+        if key_node.kind != "scalar":
+            problems.append(f"{path}: line {key_node.line}: config: a key must be a word such as wfga:cluster")
+            continue
+        full = _namespaced(key_node.value)
+        first = seen.get(full)
+        if first is not None:
+            problems.append(
+                f"{full}: {path.name} line {key_node.line}: set twice in config (first at line {first.line}); keep one"
+            )
+            continue
+        seen[full] = key_node
+        yield full, value_node
+
+
+def _value(path: Path, text: str, key: str, node: Node, problems: list[str]) -> Any:
+    # Only wfga's own namespace is decoded; other namespaces belong to the providers and pass
+    # through as the text they were written as, whatever YAML they use.
+    if not key.startswith(f"{NAMESPACE}:"):
+        return source(text, node)
+    decoder = Decoder(path.name)
+    value = decoder.decode(node, key)
+    problems += decoder.problems
+    return value
 
 
 def _namespaced(key: str) -> str:
@@ -48,17 +104,27 @@ def _namespaced(key: str) -> str:
     return key if ":" in key else f"{NAMESPACE}:{key}"
 
 
+def _project_values(path: Path, problems: list[str]) -> dict[str, Any]:
+    text, root = _read_document(path)
+    values: dict[str, Any] = {}
+    for key, decl in _config_entries(path, text, root, problems):
+        if decl.kind == "map":
+            # A declaration: `value:` sets it, `default:` too; `type:` alone leaves it unset.
+            inner = {k.value: v for k, v in decl.pairs if k.kind == "scalar"}
+            node = inner.get("value", inner.get("default"))
+            if node is not None:
+                values[key] = _value(path, text, key, node, problems)
+        else:
+            values[key] = _value(path, text, key, decl, problems)
+    return values
+
+
 def project_config(root: Path) -> dict[str, Any]:
     """Project-level values from Pulumi.yaml: plain scalars, or ``{value: ...}`` / ``{default: ...}``."""
-    data = _load_yaml(root / "Pulumi.yaml").get("config") or {}
-    values: dict[str, Any] = {}
-    for key, decl in data.items():
-        if isinstance(decl, dict) and "value" in decl:
-            values[_namespaced(key)] = decl["value"]
-        elif isinstance(decl, dict) and "default" in decl:
-            values[_namespaced(key)] = decl["default"]
-        elif not isinstance(decl, dict):
-            values[_namespaced(key)] = decl
+    problems: list[str] = []
+    values = _project_values(root / "Pulumi.yaml", problems)
+    if problems:
+        raise ConfigError(problems)
     return values
 
 
@@ -74,19 +140,25 @@ def stack_name_of(path: Path) -> str:
 
 
 def load_stack(stack_file: Path, root: Path | None = None) -> StackValues:
-    """Merge project config with the stack file; a stack value replaces the whole project value."""
+    """Merge project config with the stack file; a stack value replaces the whole project value.
+
+    Total: whatever bytes either file holds, the result is a StackValues or a ConfigError.
+    """
     root = root or project_root()
     if not stack_file.is_file():
         known = sorted(stack_name_of(p) for p in (root / "stacks").glob("Pulumi.*.yaml"))
         raise ConfigError([f"{stack_file}: no such stack file; stacks here: {', '.join(known) or 'none'}"])
-    values = project_config(root)
+    problems: list[str] = []
+    values = _project_values(root / "Pulumi.yaml", problems)
     secrets: set[str] = set()
-    for key, value in (_load_yaml(stack_file).get("config") or {}).items():
-        full = _namespaced(str(key))
-        if isinstance(value, dict) and set(value) == {"secure"}:
+    text, document = _read_document(stack_file)
+    for key, node in _config_entries(stack_file, text, document, problems):
+        if node.kind == "map" and [k.value for k, _ in node.pairs] == ["secure"]:
             # Ciphertext needs the stack's secrets provider; the offline plan never decrypts.
-            secrets.add(full)
-            values[full] = SECRET_PLACEHOLDER
+            secrets.add(key)
+            values[key] = SECRET_PLACEHOLDER
         else:
-            values[full] = value
+            values[key] = _value(stack_file, text, key, node, problems)
+    if problems:
+        raise ConfigError(problems)
     return StackValues(stack=stack_name_of(stack_file), values=values, secret_keys=frozenset(secrets))
