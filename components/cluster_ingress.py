@@ -1,4 +1,4 @@
-"""Cluster-side security group rules that admit one access point to the three service ports only."""
+"""Cluster-side security group rules that admit one access point to the listened service ports only."""
 
 from __future__ import annotations
 
@@ -9,7 +9,7 @@ import pulumi_alicloud as alicloud
 import pulumi_aws as aws
 
 from wfga.model.config import AccessPoint, Cluster
-from wfga.plan.portplan import SERVICES
+from wfga.plan.portplan import listened_services
 
 
 @dataclass(frozen=True)
@@ -27,7 +27,8 @@ class ClusterIngress(pulumi.ComponentResource):
         super().__init__("wfga:cluster_ingress:ClusterIngress", name, None, opts)
         child = pulumi.ResourceOptions(parent=self, provider=args.cluster_provider)
         ap, cluster = args.access_point, args.cluster
-        for service in SERVICES:
+        # Without web clients no listener forwards to the ws port, so it stays closed.
+        for service in listened_services(cluster):
             port = getattr(cluster.service_ports, service)
             description = f"wfga access point {ap.name} to {service}"
             if cluster.cloud == "aws":

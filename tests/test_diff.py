@@ -279,3 +279,33 @@ def test_a_git_ref_is_planned_with_its_own_code(tmp_path):
     # A ref with a slash, one stack: the same verdict.
     [single] = diff.run(repo, ["t"], "release/base", all_stacks=False)
     assert (single.base, single.head, single.impact) == ("release/base:t", "t", "additive")
+
+
+def test_switching_web_clients_off_and_on_is_named_and_moved_nodes_are_disruptive(tmp_path):
+    nodes = [node(f"im-{s}", s) for s in range(1, 19)]
+    web = plan(tmp_path, "web", cluster_with(*nodes), [SG])
+    native = plan(tmp_path, "native", {**cluster_with(*nodes), "web_clients": False}, [SG])
+    off = diff.compare(web, native, "a", "b")
+    assert off.notes[0].startswith("web_clients switched off: every ws listener is deleted")
+    got = impacts(off)
+    # 16 nodes per NLB with ws listeners, 25 without: slots 17 and 18 move from nlb-2 to nlb-1.
+    assert {n for n, i in got.items() if i == "disruptive"} == {"im-17", "im-18"}
+    assert {i for n, i in got.items() if n not in ("im-17", "im-18")} == {"none"}
+    assert off.impact == "disruptive"
+    deleted = [r for r in off.resources if r.action == "delete" and r.type == "alicloud:nlb/listener:Listener"]
+    assert sorted(r.name for r in deleted) == sorted(f"sg-im-{s}-ws-listener" for s in range(1, 19))
+    moved = [r for r in off.resources if r.type == "alicloud:nlb/listener:Listener" and r.action != "delete"]
+    assert sorted(r.name for r in moved) == [f"sg-im-{s}-{x}-listener" for s in (17, 18) for x in ("long", "short")]
+    assert all("loadBalancerId" in r.inputs for r in moved)
+    assert "load balancer sg-nlb-2 is deleted" in off.notes
+    on = diff.compare(native, web, "b", "a")
+    assert on.notes[0].startswith("web_clients switched on: ws listeners are created")
+    assert {n for n, i in impacts(on).items() if i == "disruptive"} == {"im-17", "im-18"}
+
+
+def test_switching_web_clients_off_with_few_nodes_moves_nobody(tmp_path, base):
+    native = plan(tmp_path, "native", {**CLUSTER, "web_clients": False}, [SG])
+    result = diff.compare(base, native, "a", "b")
+    assert result.impact == "none"
+    assert result.notes[0].startswith("web_clients switched off")
+    assert diff.web_switch_note(base, base) is None

@@ -4,8 +4,11 @@ from __future__ import annotations
 
 import json
 
-from tests.conftest import ROOT, stack_plan
+import pytest
+
+from tests.conftest import ROOT, plan_values, stack_plan, stack_values
 from wfga.cli import main
+from wfga.model.config import ConfigError
 from wfga.ops.node_config import merge
 
 
@@ -73,3 +76,35 @@ def test_node_config_refuses_an_access_point_given_twice(tmp_path, capsys):
 def test_stack_files_all_plan():
     names = sorted(p.name for p in (ROOT / "stacks").glob("Pulumi.*.yaml"))
     assert {"Pulumi.demo.yaml", "Pulumi.core.yaml", "Pulumi.sg.yaml", "Pulumi.fra.yaml"} <= set(names)
+
+
+def _with_primaries(stack: str) -> dict[str, object]:
+    values = stack_values(stack)
+    cluster = values["wfga:cluster"]
+    cluster["web_primary"] = "fra"
+    cluster["nodes"][0]["web_primary"] = "sg"
+    return values
+
+
+def test_region_stacks_honour_web_primary_like_the_all_in_one_stack():
+    demo = plan_values(_with_primaries("demo"), "demo").outputs["node_config"]
+    merged = merge([(s, plan_values(_with_primaries(s), s).outputs) for s in ("sg", "fra")])
+    assert merged == demo
+    # im-1 keeps sg first (its own setting); im-2 gets fra's two entries first
+    plain = stack_plan("demo").outputs["node_config"]
+    assert plain["im-1"] == demo["im-1"]
+    entries = plain["im-2"].split()[1].split(",")
+    assert demo["im-2"].split()[1].split(",") == entries[2:] + entries[:2]
+
+
+def test_merge_refuses_a_web_primary_no_source_has_or_sources_disagree():
+    sg = plan_values(_with_primaries("sg"), "sg").outputs
+    with pytest.raises(ConfigError) as err:
+        merge([("sg", sg)])
+    assert "node im-2: web_primary fra is an access point of none of the sources; they have sg" in err.value.problems
+    plain_fra = stack_plan("fra").outputs
+    with pytest.raises(ConfigError) as err:
+        merge([("sg", sg), ("fra", plain_fra)])
+    assert "node im-2: the sources disagree on its web_primary ((none), fra); give every stack the same" in (
+        err.value.problems
+    )

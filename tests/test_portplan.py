@@ -169,3 +169,118 @@ def test_vswitch_ranges_come_from_the_zone_letter(letter):
     assert net.subnet_of(vpc)
     assert net.prefixlen == 21
     assert vswitch_cidr(vpc, "cn-hangzhou", f"cn-hangzhou-{letter}") == net
+
+
+def native_only(slots: list[int], *aps: dict[str, Any], **extra: Any) -> Any:
+    return parse_stack_config(
+        {"wfga:cluster": {**cluster(slots), "web_clients": False, **extra}, "wfga:access_points": list(aps)}
+    )
+
+
+def all_addresses(plans: list[AccessPointPlan]) -> dict[tuple[str, str, str], str]:
+    out: dict[tuple[str, str, str], str] = {}
+    for i, plan in enumerate(plans):
+        for lb in plan.load_balancers:
+            for j, zone in enumerate(lb.zones):
+                out[(plan.name, lb.key, zone)] = str(
+                    ipaddress.IPv4Address("198.18.0.0") + i * 4096 + lb.number * 16 + j
+                )
+    return out
+
+
+@settings(max_examples=80, deadline=None)
+@given(slots=slot_sets, quota=QUOTAS)
+def test_without_web_clients_no_two_nodes_share_an_entry_port(slots, quota):
+    cfg = native_only(
+        slots,
+        access_point(quota),
+        dict(access_point(quota, "fra", "10.22.0.0/16"), port_base={"short": 100, "long": 2000, "ws": 9000}),
+    )
+    plans = plan_stack(cfg)
+    owner: dict[tuple[str, int], str] = {}
+    for node, items in backup_entries(cfg.cluster, plans, all_addresses(plans)).items():
+        for item in items:
+            ip, *ports = item["entry"].split(":")
+            assert len(ports) == 3, "an entry always carries short, long and ws"
+            for port in map(int, ports):
+                assert owner.setdefault((ip, port), node) == node
+    for plan in plans:
+        assert {m.service for m in plan.mappings} == {"short", "long"}
+        assert len(plan.mappings) == 2 * len(slots)
+        assert all(len(lb.mappings) <= quota for lb in plan.load_balancers)
+
+
+@settings(max_examples=80, deadline=None)
+@given(n=st.integers(1, 300))
+def test_without_web_clients_dense_slots_take_ceil_n_over_25_nlbs_at_quota_50(n):
+    plan = plan_stack(native_only(list(range(1, n + 1)), access_point(50)))[0]
+    assert len(plan.load_balancers) == math.ceil(n / 25)
+    assert max(len(lb.mappings) for lb in plan.load_balancers) == 2 * min(n, 25)
+
+
+def test_without_web_clients_the_ws_port_is_the_one_a_listener_would_have():
+    cfg = native_only([1, 17], dict(access_point(50), port_base={"short": 80, "long": 1880, "ws": 8080}))
+    plans = plan_stack(cfg)
+    got = backup_entries(
+        cfg.cluster,
+        plans,
+        {("sg", "nlb-1", "ap-southeast-1a"): "1.2.3.4", ("sg", "nlb-1", "ap-southeast-1b"): "5.6.7.8"},
+    )
+    # Slot 17 shares nlb-1 with slot 1 (25 nodes per NLB); with ws listeners it would sit on nlb-2.
+    assert [i["entry"] for i in got["im-17"]] == ["1.2.3.4:97:1897:8097", "5.6.7.8:97:1897:8097"]
+    assert [
+        lb.key
+        for lb in plan_stack(
+            parse_stack_config({"wfga:cluster": cluster([1, 17]), "wfga:access_points": [access_point(50)]})
+        )[0].load_balancers
+    ] == ["nlb-1", "nlb-2"]
+
+
+def test_a_ws_range_overlapping_another_nodes_port_is_refused_even_without_listeners():
+    ap = dict(access_point(50), port_base={"short": 80, "long": 1880, "ws": 81})
+    with pytest.raises(ConfigError) as err:
+        plan_stack(native_only([1, 2], ap))
+    assert "public port 82 on nlb-1 would serve both im-1/ws and im-2/short" in str(err.value)
+
+
+def _ordered(cfg: Any) -> dict[str, list[str]]:
+    plans = plan_stack(cfg)
+    got = backup_entries(cfg.cluster, plans, all_addresses(plans))
+    return {node: [i["access_point"] for i in items] for node, items in got.items()}
+
+
+def two_points() -> list[dict[str, Any]]:
+    return [access_point(50), access_point(50, "fra", "10.22.0.0/16")]
+
+
+def test_web_primary_puts_that_access_points_entries_first():
+    base = cluster([1, 2])
+    plain = _ordered(parse_stack_config({"wfga:cluster": base, "wfga:access_points": two_points()}))
+    assert plain["im-1"] == ["sg", "sg", "fra", "fra"]
+    nodes = [dict(base["nodes"][0]), dict(base["nodes"][1], web_primary="sg")]
+    cfg = parse_stack_config(
+        {"wfga:cluster": {**base, "web_primary": "fra", "nodes": nodes}, "wfga:access_points": two_points()}
+    )
+    got = _ordered(cfg)
+    assert got["im-1"] == ["fra", "fra", "sg", "sg"]  # the cluster's choice
+    assert got["im-2"] == ["sg", "sg", "fra", "fra"]  # the node's own choice wins
+    plans = plan_stack(cfg)
+    items = backup_entries(cfg.cluster, plans, all_addresses(plans))
+    assert {i["web_primary"] for i in items["im-1"]} == {"fra"}
+    # Moved as a block: the zone order inside each access point is kept.
+    plain_cfg = parse_stack_config({"wfga:cluster": base, "wfga:access_points": two_points()})
+    before = [i["entry"] for i in backup_entries(plain_cfg.cluster, plans, all_addresses(plans))["im-1"]]
+    assert [i["entry"] for i in items["im-1"]] == before[2:] + before[:2]
+
+
+def test_web_primary_must_name_an_access_point_of_an_all_in_one_stack():
+    base = cluster([1])
+    nodes = [dict(base["nodes"][0], web_primary="tokyo")]
+    with pytest.raises(ConfigError) as err:
+        parse_stack_config(
+            {"wfga:cluster": {**base, "web_primary": "paris", "nodes": nodes}, "wfga:access_points": two_points()}
+        )
+    assert err.value.problems == [
+        "wfga:cluster.web_primary: paris is not an access point of this stack; use one of sg, fra",
+        "wfga:cluster.nodes[0] (im-1).web_primary: tokyo is not an access point of this stack; use one of sg, fra",
+    ]

@@ -82,6 +82,9 @@ class Node(_Model):
     name: Name
     slot: int = Field(ge=1, le=9999, description="stable position of the node on every access point")
     private_ip: ipaddress.IPv4Address
+    web_primary: Name | None = Field(
+        default=None, description="access point whose entry comes first for this node; overrides the cluster's"
+    )
 
 
 class Cluster(_Model):
@@ -98,6 +101,11 @@ class Cluster(_Model):
     )
     security_group_id: str | None = None
     service_ports: ServicePorts = DEFAULT_SERVICE_PORTS
+    # Without web clients nobody connects to the ws port: no ws listener is made, so an NLB carries
+    # 2 listeners per node instead of 3 (the entries still carry a ws port, as the server needs one).
+    web_clients: bool = Field(default=True, description="create WebSocket listeners for web clients")
+    # The Web SDK tries only the first backup entry, so which access point comes first matters to it.
+    web_primary: Name | None = Field(default=None, description="access point whose entries come first")
     nodes: list[Node] = Field(min_length=1)
 
     @field_validator("cidr", mode="before")
@@ -344,6 +352,18 @@ def _cross_checks(cfg: StackConfig) -> list[str]:
                 f"{NAMESPACE}:cluster.attach_vswitches: link cen on {ap.name} attaches the cluster VPC to a "
                 "transit router; give one vSwitch per zone, e.g. {cn-hangzhou-h: vsw-...}"
             )
+    # A region stack sees only its own access points; the merge of its outputs checks the rest.
+    if cfg.layout == "all-in-one":
+        names = [ap.name for ap in cfg.access_points]
+        settings = [(f"{NAMESPACE}:cluster.web_primary", cfg.cluster.web_primary)] + [
+            (f"{NAMESPACE}:cluster.nodes[{i}] ({node.name}).web_primary", node.web_primary)
+            for i, node in enumerate(cfg.cluster.nodes)
+        ]
+        for path, primary in settings:
+            if primary is not None and primary not in names:
+                problems.append(
+                    f"{path}: {primary} is not an access point of this stack; use one of {', '.join(names) or '(none)'}"
+                )
     if cfg.layout == "core" and not cfg.cluster.attach_vswitches:
         problems.append(
             f"{NAMESPACE}:cluster.attach_vswitches: the core stack attaches the cluster VPC to CEN; "

@@ -214,6 +214,30 @@ def _node_change(
     return NodeChange(node, "none", before, after)
 
 
+def _listens_ws(plan: Mapping[str, Any]) -> bool | None:
+    """Whether the plan has ws listeners; None when it has no listener to tell by."""
+    rows: Sequence[Mapping[str, Any]] = plan.get("outputs", {}).get("port_map", [])
+    return any(row["service"] == "ws" for row in rows) if rows else None
+
+
+def web_switch_note(base: Mapping[str, Any], head: Mapping[str, Any]) -> str | None:
+    """Name a change of the cluster's ``web_clients`` for what it does, if the two plans show one."""
+    before, after = _listens_ws(base), _listens_ws(head)
+    if before is None or after is None or before == after:
+        return None
+    if before:
+        return (
+            "web_clients switched off: every ws listener is deleted and entries keep a ws port with nothing "
+            "behind it (web clients lose these backup addresses); an NLB now carries quota/2 nodes instead of "
+            "quota/3, so a node whose slot lands on another load balancer gets new addresses (disruptive above)"
+        )
+    return (
+        "web_clients switched on: ws listeners are created behind the ws port every entry already names; an NLB "
+        "now carries quota/3 nodes instead of quota/2, so a node whose slot lands on another load balancer "
+        "gets new addresses (disruptive above)"
+    )
+
+
 def _resource_changes(base: Mapping[str, Any], head: Mapping[str, Any]) -> list[ResourceChange]:
     old = {resource_key(r["urn"]): r for r in base.get("resources", []) if r.get("custom")}
     new = {resource_key(r["urn"]): r for r in head.get("resources", []) if r.get("custom")}
@@ -274,7 +298,9 @@ def compare(base: Mapping[str, Any], head: Mapping[str, Any], base_label: str, h
     nodes = [
         replace(n, impact="disruptive", reasons=n.reasons + moved[n.node]) if n.node in moved else n for n in nodes
     ]
-    notes = [
+    switch = web_switch_note(base, head)
+    notes = [switch] if switch else []
+    notes += [
         f"load balancer {r.name} is replaced: every connection through its addresses drops during the change"
         for r in resources
         if r.action == "replace" and r.type in LOAD_BALANCER_TYPES

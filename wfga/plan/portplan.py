@@ -3,10 +3,13 @@
 Pure functions of the configuration.  The rules that keep users on the right node:
 
 * a node's public ports come from its ``slot`` (``port_base + slot``), never its list position;
-* a node's load balancer is ``nlb-(1 + (slot - 1) // per_lb)`` with ``per_lb = quota // 3``: it
+* a node's load balancer is ``nlb-(1 + (slot - 1) // per_lb)`` with ``per_lb = quota // listeners``
+  (3 listeners per node, or 2 when the cluster has no web clients and so no ws listener): it
   depends on the node's own slot only, so adding or removing other nodes never moves it, and
   dense slots ``1..n`` need the fewest load balancers, ``ceil(n / per_lb)``;
-* every backup entry of node K is an address of the load balancer that carries node K.
+* every backup entry of node K is an address of the load balancer that carries node K;
+* an entry always has the three ports; without web clients its ws port is the one a ws listener
+  would have (``port_base.ws + slot``), so that port never belongs to another node either.
 """
 
 from __future__ import annotations
@@ -18,6 +21,12 @@ from dataclasses import dataclass
 from wfga.model.config import NAMESPACE, AccessPoint, Cluster, ConfigError, Node, PinnedEip, StackConfig
 
 SERVICES = ("short", "long", "ws")
+NATIVE_SERVICES = ("short", "long")
+
+
+def listened_services(cluster: Cluster) -> tuple[str, ...]:
+    """The services that get a listener: the ws port only when web clients exist."""
+    return SERVICES if cluster.web_clients else NATIVE_SERVICES
 
 
 @dataclass(frozen=True)
@@ -70,8 +79,12 @@ class AccessPointPlan:
         return tuple(m for lb in self.load_balancers for m in lb.mappings)
 
 
-def load_balancer_number(slot: int, listener_quota: int) -> int:
-    return 1 + (slot - 1) // (listener_quota // 3)
+def nodes_per_load_balancer(listener_quota: int, listeners_per_node: int = len(SERVICES)) -> int:
+    return listener_quota // listeners_per_node
+
+
+def load_balancer_number(slot: int, listener_quota: int, listeners_per_node: int = len(SERVICES)) -> int:
+    return 1 + (slot - 1) // nodes_per_load_balancer(listener_quota, listeners_per_node)
 
 
 def public_ports(ap: AccessPoint, slot: int) -> dict[str, int]:
@@ -84,8 +97,9 @@ def _carriers(cluster: Cluster, ap: AccessPoint) -> dict[int, tuple[tuple[str, .
         # VM n sits in zones[(n - 1) % len(zones)]: spread, and stable while zones keep their order.
         return {n: ((ap.zones[(n - 1) % len(ap.zones)],), list(cluster.nodes)) for n in range(1, ap.vm.count + 1)}
     carriers: dict[int, tuple[tuple[str, ...], list[Node]]] = {}
+    listeners = len(listened_services(cluster))
     for node in cluster.nodes:
-        number = load_balancer_number(node.slot, ap.listener_quota)
+        number = load_balancer_number(node.slot, ap.listener_quota, listeners)
         carriers.setdefault(number, (tuple(ap.zones), []))[1].append(node)
     return carriers
 
@@ -101,10 +115,24 @@ def plan_access_point(cluster: Cluster, ap: AccessPoint, index: int) -> AccessPo
                     f"{port} > 65535; lower port_base.{service}"
                 )
     carriers = _carriers(cluster, ap)
+    services = listened_services(cluster)
     plans: list[LoadBalancerPlan] = []
     for number in sorted(carriers):
         zones, nodes = carriers[number]
         key = ap.carrier_key(number)
+        ordered = sorted(nodes, key=lambda n: n.slot)
+        # Every port an entry names, listened or not, must belong to that node alone.
+        owner: dict[int, tuple[str, str]] = {}
+        for node in ordered:
+            for service, port in public_ports(ap, node.slot).items():
+                other = owner.get(port)
+                if other is not None:
+                    problems.append(
+                        f"{path}.port_base: public port {port} on {key} would serve both "
+                        f"{other[0]}/{other[1]} and {node.name}/{service}; space the bases so the "
+                        "short, long and ws ranges do not overlap"
+                    )
+                owner[port] = (node.name, service)
         mappings = [
             PortMapping(
                 access_point=ap.name,
@@ -116,26 +144,17 @@ def plan_access_point(cluster: Cluster, ap: AccessPoint, index: int) -> AccessPo
                 target_port=getattr(cluster.service_ports, service),
                 idle_timeout_s=ap.idle_timeout_s,
             )
-            for node in sorted(nodes, key=lambda n: n.slot)
+            for node in ordered
             for service, port in public_ports(ap, node.slot).items()
+            if service in services
         ]
-        owner: dict[int, PortMapping] = {}
-        for m in mappings:
-            other = owner.get(m.public_port)
-            if other is not None:
-                problems.append(
-                    f"{path}.port_base: public port {m.public_port} on {key} would serve both "
-                    f"{other.node}/{other.service} and {m.node}/{m.service}; space the bases so the "
-                    "short, long and ws ranges do not overlap"
-                )
-            owner[m.public_port] = m
         plans.append(
             LoadBalancerPlan(
                 access_point=ap.name,
                 key=key,
                 number=number,
                 zones=zones,
-                nodes=tuple(n.name for n in sorted(nodes, key=lambda n: n.slot)),
+                nodes=tuple(n.name for n in ordered),
                 mappings=tuple(mappings),
                 pinned={e.zone: e for e in ap.pinned_eips if e.load_balancer == number},
             )
@@ -209,28 +228,46 @@ def entry(address: str, ports: Mapping[str, int]) -> str:
     return f"{address}:{ports['short']}:{ports['long']}:{ports['ws']}"
 
 
+def web_primary_of(cluster: Cluster, node: Node) -> str | None:
+    """The access point whose entries come first for ``node``: its own setting, else the cluster's."""
+    return node.web_primary if node.web_primary is not None else cluster.web_primary
+
+
+def web_first(items: list[dict[str, str]], primary: str | None) -> list[dict[str, str]]:
+    """The primary access point's entries first (in their own order), then the rest as they were."""
+    if primary is None:
+        return list(items)
+    return [i for i in items if i["access_point"] == primary] + [i for i in items if i["access_point"] != primary]
+
+
 def backup_entries(
     cluster: Cluster,
     plans: list[AccessPointPlan],
     addresses: Mapping[tuple[str, str, str], str],
 ) -> dict[str, list[dict[str, str]]]:
-    """Every node's entries: access points in config order, then their NLB's zones in config order
-    (or, on a VM access point, its VMs in number order).
+    """Every node's entries: the node's web-primary access point first if it has one, then access
+    points in config order; within one, its NLB's zones in config order (or its VMs in number order).
 
-    ``addresses`` maps (access point, load balancer key, zone) to the public IPv4 address.
-    Each item is ``{"access_point": ..., "entry": "ip:s:l:w"}`` so region stacks can be merged.
+    ``addresses`` maps (access point, load balancer key, zone) to the public IPv4 address.  Each item
+    is ``{"access_point": ..., "entry": "ip:s:l:w", "web_primary": name or ""}`` so region stacks can
+    be merged in the same order.
     """
     result: dict[str, list[dict[str, str]]] = {}
     for node in cluster.nodes:
+        primary = web_primary_of(cluster, node)
         items: list[dict[str, str]] = []
         for plan in plans:
             ports = public_ports(plan.config, node.slot)
             for lb in plan.carriers_of(node.name):
                 for zone in lb.zones:
                     items.append(
-                        {"access_point": plan.name, "entry": entry(addresses[(plan.name, lb.key, zone)], ports)}
+                        {
+                            "access_point": plan.name,
+                            "entry": entry(addresses[(plan.name, lb.key, zone)], ports),
+                            "web_primary": primary or "",
+                        }
                     )
-        result[node.name] = items
+        result[node.name] = web_first(items, primary)
     return result
 
 
