@@ -205,6 +205,7 @@ def test_one_provider_per_region_and_every_resource_under_a_component():
             assert r.provider, f"{r.name} uses the default provider"
     tokens = {r.type for r in components.values()}
     assert tokens == {
+        "wfga:global_access:GlobalAccess",
         "wfga:alicloud_nlb_access_point:AlicloudNlbAccessPoint",
         "wfga:cen_core:CenCore",
         "wfga:cen_link:CenLink",

@@ -133,6 +133,9 @@ class ResourceRecord:
     inputs: dict[str, Any]
     state: dict[str, Any]
     custom: bool
+    # Former URNs this resource answers to (its own aliases and those inherited from its parent),
+    # resolved as the engine resolves them: a deployed resource under one of them updates in place.
+    aliases: list[str] = field(default_factory=list)
 
 
 @dataclass
@@ -248,9 +251,30 @@ class RecordingMonitor(pulumi_mocks.MockMonitor):
     def __init__(self, mocks: WfgaMocks, records: list[ResourceRecord]) -> None:
         super().__init__(mocks)
         self.records = records
+        self.aliases: dict[str, list[str]] = {}
+
+    def make_urn(self, parent: str, type_: str, name: str) -> str:
+        # The engine qualifies a child's type with its parent's whole type chain (pkg/resource/deploy
+        # generateURN); the SDK's mock keeps only the parent's last type, which would hide URN changes
+        # when a component moves under another.
+        return _urn(parent, type_, name)
+
+    def _alias_urns(self, request: Any) -> list[str]:
+        own = []
+        for alias in getattr(request, "aliases", []):
+            if alias.urn:
+                own.append(alias.urn)
+                continue
+            spec = alias.spec
+            parent = "" if spec.noParent else (spec.parentUrn or request.parent)
+            own.append(_urn(parent, spec.type or request.type, spec.name or request.name))
+        # A parent's former URNs make former URNs of its children too (the engine's inherited aliases).
+        inherited = [_urn(former, request.type, request.name) for former in self.aliases.get(request.parent, [])]
+        return sorted(set(own + inherited))
 
     def _record(self, urn: str, request: Any, inputs: dict[str, Any], custom: bool) -> None:
         registration = self.resources.get(urn)
+        aliases = self.aliases[urn] = self._alias_urns(request)
         self.records.append(
             ResourceRecord(
                 urn=urn,
@@ -264,6 +288,7 @@ class RecordingMonitor(pulumi_mocks.MockMonitor):
                 inputs=inputs,
                 state=dict(registration.state) if registration and registration.state else {},
                 custom=custom,
+                aliases=aliases,
             )
         )
 
@@ -278,6 +303,13 @@ class RecordingMonitor(pulumi_mocks.MockMonitor):
         response = super().ReadResource(request)  # type: ignore[no-untyped-call]
         self._record(response.urn, request, rpc.deserialize_properties(request.properties), True)
         return response
+
+
+def _urn(parent: str, type_: str, name: str) -> str:
+    qualified = type_
+    if parent and parent.split("::")[2] != "pulumi:pulumi:Stack":
+        qualified = f"{parent.split('::')[2]}${type_}"
+    return "urn:pulumi:" + "::".join([settings.get_stack(), settings.get_project(), qualified, name])
 
 
 def _thread_loop(created: list[asyncio.AbstractEventLoop]) -> None:
