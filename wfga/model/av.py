@@ -1,0 +1,318 @@
+"""Audio/video global access: the ``wfga:av`` key and the secret ``wfga:turn_password``.
+
+WildFire's advanced audio/video edition reaches users far from the cluster through a TURN server in
+each access-point region, joined to the cluster's private network (docs repository,
+``md/blogs/野火音视频全球接入方案.md``).  ``wfga:av`` describes the Janus media servers in the
+cluster, the TURN settings every access point shares, and which access points get TURN VMs:
+
+.. code-block:: yaml
+
+    wfga:av:
+      janus:
+        private_ips: [172.16.0.50]
+        rtp_ports: {min: 20000, max: 40000}
+      turn:
+        realm: turn.example.com
+        user: wfchat
+      access_points:
+        sg: {instance_type: ecs.c7.large}
+    wfga:turn_password:
+      secure: ...   # pulumi config set --secret turn_password ...
+
+The password is its own key because Pulumi encrypts whole keys: a secret nested inside ``wfga:av``
+would make the whole block secret, and wfga could not show the rest in plans and errors.
+
+:func:`parse_av_config` validates both keys and raises :class:`~wfga.config.ConfigError` with key
+paths, like :func:`wfga.config.parse_stack_config`; :func:`check_av_against_stack` holds the rules
+that need the rest of the stack (access point names, the cluster network).
+"""
+
+from __future__ import annotations
+
+import ipaddress
+from collections.abc import Collection, Mapping
+from typing import Annotated, Any, Literal
+
+from pydantic import Field, SecretStr, ValidationError, field_validator, model_validator
+
+from wfga.config import (
+    NAMESPACE,
+    ConfigError,
+    Name,
+    Port,
+    StackConfig,
+    _loc_to_path,
+    _message,
+    _Model,
+    _parse_network,
+    _problem,
+)
+from wfga.images import IMAGES
+
+AV_KEYS = ("av", "turn_password")
+
+# WildFire's TURN set-up exposes 3478 over UDP and TCP (the single-port mode); clients force TCP with
+# ?transport=tcp.  5349 is the standard TURN-over-TLS port (RFC 8656).
+TURN_PORT = 3478
+TURN_TLS_PORT = 5349
+# Ports below 1024 need privileges the packaged coturn (user turnserver) does not have.
+MIN_UNPRIVILEGED_PORT = 1024
+# WildFire's go-live checklist (md/blogs/上线检查事项.md): the TURN relay range needs at least 10,000
+# UDP ports.  wf-janus's README: Janus's RTP range needs at least 5,000.
+MIN_RELAY_PORTS = 10_000
+MIN_RTP_PORTS = 5_000
+# coturn is packaged (package `coturn`) on Debian and Ubuntu; the other distributions wfga knows do not
+# ship it in their default repositories.
+TurnDistro = Literal["debian", "ubuntu"]
+Transports = Literal["udp", "tcp", "both"]
+
+_REALM = r"^[A-Za-z0-9](?:[A-Za-z0-9.-]{0,126}[A-Za-z0-9])?$"
+# The user name is one side of coturn's `user=NAME:KEY` line, so no colon; clients send it as is.
+_USER = r"^[A-Za-z0-9._-]{1,64}$"
+
+
+class PortRange(_Model):
+    """An inclusive range of ports, written ``{min: ..., max: ...}``."""
+
+    min: Port
+    max: Port
+
+    @model_validator(mode="after")
+    def _ordered(self) -> PortRange:
+        if self.min > self.max:
+            raise ValueError(f"min: {self.min} is above max {self.max}; give the lower port as min")
+        if self.min < MIN_UNPRIVILEGED_PORT:
+            raise ValueError(f"min: {self.min} is a privileged port; media ranges start at {MIN_UNPRIVILEGED_PORT}")
+        return self
+
+    @property
+    def size(self) -> int:
+        return self.max - self.min + 1
+
+    def __contains__(self, port: object) -> bool:
+        return isinstance(port, int) and self.min <= port <= self.max
+
+    def __str__(self) -> str:
+        return f"{self.min}..{self.max}"
+
+
+DEFAULT_RTP_PORTS = PortRange(min=20000, max=40000)  # wf-janus's janus.jcfg
+DEFAULT_RELAY_PORTS = PortRange(min=49152, max=65535)  # WildFire's turn_server.md sample
+
+
+class Janus(_Model):
+    """The Janus media servers of the cluster (WildFire's advanced A/V edition), which wfga never runs."""
+
+    private_ips: list[ipaddress.IPv4Address] = Field(min_length=1, description="every Janus server, private IPs")
+    rtp_ports: PortRange = Field(default=DEFAULT_RTP_PORTS, description="janus.jcfg media.rtp_port_range")
+
+    @model_validator(mode="after")
+    def _check(self) -> Janus:
+        if len(set(self.private_ips)) != len(self.private_ips):
+            raise ValueError("private_ips: an address is listed twice")
+        if self.rtp_ports.size < MIN_RTP_PORTS:
+            raise ValueError(
+                f"rtp_ports: {self.rtp_ports} has {self.rtp_ports.size} ports; WildFire asks for at least "
+                f"{MIN_RTP_PORTS} (wf-janus README)"
+            )
+        return self
+
+
+class Turn(_Model):
+    """What every TURN server of the stack shares: clients of every region log in the same way."""
+
+    realm: Annotated[str, Field(pattern=_REALM, description="coturn realm, e.g. turn.example.com")]
+    user: Annotated[str, Field(pattern=_USER, description="the user name every client passes to addIceServer")]
+    relay_ports: PortRange = Field(default=DEFAULT_RELAY_PORTS, description="coturn min-port/max-port")
+    transports: Transports = Field(default="both", description="client transports on 3478")
+    tls: bool = Field(default=False, description="also TURN over TLS on 5349")
+
+    @model_validator(mode="after")
+    def _check(self) -> Turn:
+        if self.relay_ports.size < MIN_RELAY_PORTS:
+            raise ValueError(
+                f"relay_ports: {self.relay_ports} has {self.relay_ports.size} ports; WildFire asks for at least "
+                f"{MIN_RELAY_PORTS} relay ports per TURN server"
+            )
+        for port in self.listening_ports:
+            if port in self.relay_ports:
+                raise ValueError(
+                    f"relay_ports: {self.relay_ports} contains {port}, where the TURN server listens for clients; "
+                    f"move the range above it (default {DEFAULT_RELAY_PORTS})"
+                )
+        return self
+
+    @property
+    def listening_ports(self) -> tuple[int, ...]:
+        return (TURN_PORT, TURN_TLS_PORT) if self.tls else (TURN_PORT,)
+
+    @property
+    def client_transports(self) -> tuple[str, ...]:
+        return ("udp", "tcp") if self.transports == "both" else (self.transports,)
+
+
+class Streams(_Model):
+    """Bit rates of the advanced edition's streams, for the link estimate only.
+
+    Defaults from wf-janus's README: a standard ("big") stream needs 100 KB/s, the micro ("small")
+    stream of dual-stream mode is fixed at 10 KB/s.
+    """
+
+    big_kbps: int = Field(default=800, ge=1, le=100_000)
+    small_kbps: int = Field(default=80, ge=1, le=100_000)
+    dual_stream: bool = Field(default=True, description="false when the apps call disableDualStream")
+
+
+class Estimate(_Model):
+    """The call the per-call link estimate describes."""
+
+    participants: int = Field(default=9, ge=2, le=1000, description="everyone in the call")
+    via_access_point: int = Field(default=1, ge=1, le=1000, description="of whom, reach Janus through one access point")
+
+    @model_validator(mode="after")
+    def _check(self) -> Estimate:
+        if self.via_access_point > self.participants:
+            raise ValueError(
+                f"via_access_point: {self.via_access_point} is more than the {self.participants} participants"
+            )
+        return self
+
+
+class PinnedTurnEip(_Model):
+    """An existing EIP for TURN server ``turn-N``: its address is in every client app, so it must not change."""
+
+    server: int = Field(ge=1, description="N of turn-N")
+    allocation_id: str = Field(min_length=1)
+    address: ipaddress.IPv4Address
+
+
+class TurnServers(_Model):
+    """The TURN VMs of one access point: ``turn-1..turn-count``, spread over the access point's zones."""
+
+    instance_type: str = Field(min_length=1, description="e.g. ecs.c7.large or c7i.large")
+    count: int = Field(default=1, ge=1, le=10)
+    distro: TurnDistro = "debian"
+    image_id: str | None = Field(default=None, description="image or AMI id; default: the distro's latest")
+    admin_cidr: ipaddress.IPv4Network | None = Field(default=None, description="opens SSH (22) from here only")
+    eip_bandwidth_mbps: int | None = Field(
+        default=None, ge=1, le=10000, description="cap of each TURN EIP; default: the access point's"
+    )
+    pinned_eips: list[PinnedTurnEip] = Field(default_factory=list)
+
+    @field_validator("admin_cidr", mode="before")
+    @classmethod
+    def _strict_cidr(cls, v: Any) -> Any:
+        return _parse_network(v)
+
+    @model_validator(mode="after")
+    def _check(self) -> TurnServers:
+        seen: set[int] = set()
+        addresses: set[ipaddress.IPv4Address] = set()
+        for i, eip in enumerate(self.pinned_eips):
+            if eip.server > self.count:
+                raise ValueError(f"pinned_eips[{i}].server: there is no turn-{eip.server} with count {self.count}")
+            if eip.server in seen:
+                raise ValueError(f"pinned_eips[{i}].server: turn-{eip.server} is pinned twice")
+            if eip.address in addresses:
+                raise ValueError(f"pinned_eips[{i}].address: {eip.address} is pinned twice")
+            seen.add(eip.server)
+            addresses.add(eip.address)
+        return self
+
+
+class AvConfig(_Model):
+    """``wfga:av``: present and enabled turns the audio/video part on."""
+
+    enabled: bool = Field(default=True, description="false keeps the block but provisions nothing")
+    janus: Janus
+    turn: Turn
+    access_points: dict[Name, TurnServers] = Field(min_length=1, description="access point name -> TURN VMs")
+    streams: Streams = Streams()
+    estimate: Estimate = Estimate()
+
+
+class AvSettings(_Model):
+    """Both keys together; ``av`` None (absent) means audio/video is off."""
+
+    av: AvConfig | None = None
+    turn_password: SecretStr | None = Field(default=None, description="set with pulumi config set --secret")
+
+    @property
+    def enabled(self) -> bool:
+        return self.av is not None and self.av.enabled
+
+    def password(self) -> str:
+        """The shared TURN password (the secret's plain value: never log or export it)."""
+        if self.turn_password is None:
+            raise ValueError("no TURN password; parse_av_config requires one when audio/video is on")
+        return self.turn_password.get_secret_value()
+
+
+def _password_problems(cfg: AvSettings, password_is_secret: bool) -> list[str]:
+    key = f"{NAMESPACE}:turn_password"
+    problems: list[str] = []
+    if cfg.turn_password is not None and not password_is_secret:
+        # Never echo the value: the stack file is in version control, the error may land in CI logs.
+        problems.append(
+            f"{key}: stored as plain text; remove it from the stack file, run "
+            "`pulumi config set --secret turn_password <password>`, and change the TURN password "
+            "(and the apps that carry it)"
+        )
+    if cfg.enabled and cfg.turn_password is None:
+        problems.append(
+            f"{key}: required when wfga:av is on; every client logs in to TURN with wfga:av.turn.user and this "
+            "password: run `pulumi config set --secret turn_password <password>`"
+        )
+    elif cfg.turn_password is not None and not cfg.turn_password.get_secret_value():
+        problems.append(f"{key}: empty; TURN needs a password")
+    return problems
+
+
+def parse_av_config(values: Mapping[str, Any], secret_keys: Collection[str] = ()) -> AvSettings:
+    """Validate ``wfga:av`` and ``wfga:turn_password`` among the stack's values (namespaced, decoded).
+
+    ``secret_keys`` names the keys the stack stores encrypted; a password outside it is refused.
+    Absent ``wfga:av`` (or an explicit null) means audio/video is off.
+    """
+    raw = {key: values[f"{NAMESPACE}:{key}"] for key in AV_KEYS if values.get(f"{NAMESPACE}:{key}") is not None}
+    try:
+        cfg = AvSettings.model_validate(raw)
+    except ValidationError as err:
+        raise ConfigError([_problem(_loc_to_path(tuple(e["loc"]), raw), _message(e)) for e in err.errors()]) from None
+    problems = _password_problems(cfg, f"{NAMESPACE}:turn_password" in secret_keys)
+    if problems:
+        raise ConfigError(problems)
+    return cfg
+
+
+def check_av_against_stack(av: AvConfig, stack: StackConfig) -> list[str]:
+    """Rules that span ``wfga:av`` and the rest of the stack; an empty list means consistent.
+
+    For the stack parser to call once both configs are valid (raise ``ConfigError(problems)``).
+    """
+    problems: list[str] = []
+    path = f"{NAMESPACE}:av"
+    by_name = {ap.name: ap for ap in stack.access_points}
+    for name, servers in av.access_points.items():
+        ap = by_name.get(name)
+        where = f"{path}.access_points.{name}"
+        if ap is None:
+            problems.append(
+                f"{where}: no access point {name} in wfga:access_points "
+                f"({', '.join(sorted(by_name)) or 'none in this stack'}); TURN VMs live in an access point's network"
+            )
+            continue
+        if servers.image_id is None and (ap.cloud, servers.distro) not in IMAGES:
+            problems.append(f"{where}.distro: {servers.distro} has no public image on {ap.cloud}; give image_id")
+        if servers.admin_cidr is not None and servers.admin_cidr.overlaps(stack.cluster.cidr):
+            problems.append(
+                f"{where}.admin_cidr: {servers.admin_cidr} overlaps the cluster cidr {stack.cluster.cidr}; SSH is "
+                "for operators on the internet side, the cluster reaches TURN over the link"
+            )
+    for i, ip in enumerate(av.janus.private_ips):
+        if ip not in stack.cluster.cidr:
+            problems.append(
+                f"{path}.janus.private_ips[{i}]: {ip} is outside the cluster cidr {stack.cluster.cidr}; "
+                "TURN reaches Janus over the private link, so Janus must be in the cluster network"
+            )
+    return problems
