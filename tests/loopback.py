@@ -17,3 +17,22 @@ def free_ports(address: str, count: int) -> list[int]:
     finally:
         for s in probes:
             s.close()
+
+
+def free_dual_ports(address: str, count: int) -> list[int]:
+    """Distinct ports free on ``address`` for TCP and UDP alike (a TURN port serves both)."""
+    for _ in range(50):
+        ports = free_ports(address, count)
+        probes = []
+        try:
+            for port in ports:
+                s = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
+                probes.append(s)
+                s.bind((address, port))
+            return ports
+        except OSError:
+            continue
+        finally:
+            for s in probes:
+                s.close()
+    raise RuntimeError(f"no {count} ports free for both TCP and UDP on {address}")
