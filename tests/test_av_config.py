@@ -10,7 +10,6 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from wfga.config import ConfigError, StackConfig, parse_stack_config
 from wfga.model.av import (
     AV_KEYS,
     MIN_RELAY_PORTS,
@@ -22,6 +21,7 @@ from wfga.model.av import (
     check_av_against_stack,
     parse_av_config,
 )
+from wfga.model.config import ConfigError, StackConfig, parse_stack_config
 
 Values = dict[str, Any]
 SECRET = frozenset({"wfga:turn_password"})

@@ -16,8 +16,8 @@ from hypothesis import given
 from hypothesis import strategies as st
 
 from tests.test_cloudinit import known_top_level_keys, schema_check
-from wfga.config import AccessPoint
 from wfga.model.av import AvConfig, Streams, TurnServers
+from wfga.model.config import AccessPoint
 from wfga.plan.turn import (
     APPLY_SCRIPT,
     LIMITS_DROP_IN,

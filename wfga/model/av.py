@@ -22,8 +22,8 @@ cluster, the TURN settings every access point shares, and which access points ge
 The password is its own key because Pulumi encrypts whole keys: a secret nested inside ``wfga:av``
 would make the whole block secret, and wfga could not show the rest in plans and errors.
 
-:func:`parse_av_config` validates both keys and raises :class:`~wfga.config.ConfigError` with key
-paths, like :func:`wfga.config.parse_stack_config`; :func:`check_av_against_stack` holds the rules
+:func:`parse_av_config` validates both keys and raises :class:`~wfga.model.config.ConfigError` with key
+paths, like :func:`wfga.model.config.parse_stack_config`; :func:`check_av_against_stack` holds the rules
 that need the rest of the stack (access point names, the cluster network).
 """
 
@@ -35,7 +35,7 @@ from typing import Annotated, Any, Literal
 
 from pydantic import Field, SecretStr, ValidationError, field_validator, model_validator
 
-from wfga.config import (
+from wfga.model.config import (
     NAMESPACE,
     ConfigError,
     Name,
@@ -47,7 +47,7 @@ from wfga.config import (
     _parse_network,
     _problem,
 )
-from wfga.images import IMAGES
+from wfga.model.images import IMAGES
 
 AV_KEYS = ("av", "turn_password")
 

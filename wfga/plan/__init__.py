@@ -1,5 +1,6 @@
 """Pure planners and renderers: config models in, plain values out, no Pulumi.
 
 ``portplan`` (ports, load balancers, backup entries), ``edge`` (CDN plans), ``nginx`` and
-``cloudinit`` (VM access point files), ``outputs`` (stack outputs).  Imports only wfga.model.
+``cloudinit`` (VM access point files), ``turn`` (TURN relay files, rules and client lines),
+``outputs`` (stack outputs).  Imports only wfga.model.
 """

@@ -31,8 +31,8 @@ from typing import Any
 
 import yaml
 
-from wfga.config import AccessPoint
 from wfga.model.av import TURN_PORT, TURN_TLS_PORT, AvConfig, Janus, Streams, TurnDistro, TurnServers
+from wfga.model.config import AccessPoint
 
 STAGED_CONF = "/etc/wfga/turnserver.conf"
 # The Debian/Ubuntu coturn unit runs `turnserver -c /etc/turnserver.conf` as user turnserver.
