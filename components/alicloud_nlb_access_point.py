@@ -103,7 +103,8 @@ class AlicloudNlbAccessPoint(pulumi.ComponentResource):
             server_id=m.target_ip,
             server_ip=m.target_ip,
             port=m.target_port,
-            description=f"wfga {m.node} {m.service}",
+            # Alibaba allows letters, digits and , . ; / @ _ - here: no spaces.
+            description=f"wfga/{m.node}/{m.service}",
             opts=self._child,
         )
         alicloud.nlb.Listener(
@@ -113,6 +114,6 @@ class AlicloudNlbAccessPoint(pulumi.ComponentResource):
             listener_port=m.public_port,
             server_group_id=group.id,
             idle_timeout=m.idle_timeout_s,
-            listener_description=f"wfga {m.access_point} {m.node} {m.service}",
+            listener_description=f"wfga/{m.access_point}/{m.node}/{m.service}",
             opts=self._child,
         )

@@ -9,7 +9,7 @@ the ``wfga`` package is not importable.  Constants shared with wfga are checked 
 
 Conventions the rules rely on (kept by wfga's components):
 
-* an Alibaba NLB listener's ``listenerDescription`` is ``wfga <access point> <node> <service>``;
+* an Alibaba NLB listener's ``listenerDescription`` is ``wfga/<access point>/<node>/<service>``;
   an AWS listener carries the tag ``wfga:service``.  ``long`` and ``ws`` are long-lived; a listener
   whose service cannot be told is treated as long-lived, so a missing marker never loosens the rule;
 * a cluster security-group rule that admits an access point has a description starting with
@@ -81,7 +81,7 @@ class Rule:
 def listener_service(resource: Resource) -> str | None:
     """``short``, ``long`` or ``ws`` from the listener's wfga marker, or None if it has none."""
     if resource.type == ALICLOUD_LISTENER:
-        parts = str(resource.props.get("listenerDescription") or "").split()
+        parts = str(resource.props.get("listenerDescription") or "").split("/")
         service = parts[3] if len(parts) == 4 and parts[0] == "wfga" else None
     else:
         tags = resource.props.get("tags") or {}

@@ -28,7 +28,7 @@ NO_CONFIG: Mapping[str, Any] = {}
 
 
 def listener(service: str | None, **props: Any) -> Resource:
-    description = f"wfga sg im-1 {service}" if service else "hand-made listener"
+    description = f"wfga/sg/im-1/{service}" if service else "hand-made listener"
     return Resource(wp.ALICLOUD_LISTENER, {"listenerProtocol": "TCP", "listenerDescription": description, **props})
 
 
@@ -90,8 +90,8 @@ def test_idle_timeout_message_names_service_and_default():
 
 def test_listener_service_follows_the_description_convention():
     assert wp.listener_service(listener("ws")) == "ws"
-    assert wp.listener_service(Resource(wp.ALICLOUD_LISTENER, {"listenerDescription": "wfga sg im-1"})) is None
-    assert wp.listener_service(Resource(wp.ALICLOUD_LISTENER, {"listenerDescription": "x sg im-1 long"})) is None
+    assert wp.listener_service(Resource(wp.ALICLOUD_LISTENER, {"listenerDescription": "wfga/sg/im-1"})) is None
+    assert wp.listener_service(Resource(wp.ALICLOUD_LISTENER, {"listenerDescription": "x/sg/im-1/long"})) is None
     assert wp.listener_service(aws_listener("bogus")) is None
 
 

@@ -1,0 +1,28 @@
+"""The shipped stacks describe what the clouds accept: each cloud rule that once failed on them, per stack."""
+
+from __future__ import annotations
+
+import re
+
+import pytest
+
+from tests.conftest import stack_plan
+from wfga.offline import rules
+from wfga.offline.engine import Plan
+
+
+def broken(plan: Plan, rule: str) -> list[str]:
+    return [str(v) for v in rules.check(plan.resources) if v.rule == rule]
+
+
+@pytest.mark.parametrize("stack", ["demo", "mixed-demo", "sg", "fra"])
+def test_alicloud_nlb_descriptions_have_no_spaces(stack):
+    plan = stack_plan(stack)
+    assert broken(plan, "alicloud-nlb-description") == []
+    listeners = plan.of_type(rules.ALI_NLB_LISTENER)
+    attachments = plan.of_type(rules.ALI_NLB_ATTACHMENT)
+    assert listeners and attachments
+    for listener in listeners:
+        assert re.fullmatch(r"wfga/[a-z0-9-]+/im-\d/(short|long|ws)", listener.inputs["listenerDescription"])
+    for attachment in attachments:
+        assert re.fullmatch(r"wfga/im-\d/(short|long|ws)", attachment.inputs["description"])
