@@ -127,6 +127,8 @@ class AwsNlbAccessPoint(pulumi.ComponentResource):
                 protocol="TCP",
                 port="traffic-port",
                 interval=10,
+                # AWS's TCP default timeout (10 s) is not below this interval, which the API refuses.
+                timeout=5,
                 healthy_threshold=2,
                 unhealthy_threshold=2,
             ),

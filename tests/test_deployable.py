@@ -26,3 +26,14 @@ def test_alicloud_nlb_descriptions_have_no_spaces(stack):
         assert re.fullmatch(r"wfga/[a-z0-9-]+/im-\d/(short|long|ws)", listener.inputs["listenerDescription"])
     for attachment in attachments:
         assert re.fullmatch(r"wfga/im-\d/(short|long|ws)", attachment.inputs["description"])
+
+
+@pytest.mark.parametrize("stack", ["aws-demo", "mixed-demo"])
+def test_aws_health_check_timeout_is_below_the_interval(stack):
+    plan = stack_plan(stack)
+    assert broken(plan, "aws-target-group-timeout-below-interval") == []
+    groups = plan.of_type(rules.AWS_TARGET_GROUP)
+    assert groups
+    for group in groups:
+        check = group.inputs["healthCheck"]
+        assert check["timeout"] < check["interval"]
