@@ -36,6 +36,7 @@ class AwsNlbAccessPoint(pulumi.ComponentResource):
         self._child = pulumi.ResourceOptions(parent=self, provider=args.provider)
 
         network = aws_network(name, args.plan.config, self._child)
+        self._network = network
         self.vpc_id, self.route_table_id, self.subnet_ids = network.vpc_id, network.route_table_id, network.subnet_ids
         self.addresses = {}
         self.load_balancer_ids = {}
@@ -106,7 +107,7 @@ class AwsNlbAccessPoint(pulumi.ComponentResource):
                 for zone in lb.zones
             ],
             region=self._region,
-            opts=self._child,
+            opts=self._network.gateway_opts(self._child),
         )
         self.load_balancer_ids[lb.key] = nlb.arn
         for mapping in lb.mappings:

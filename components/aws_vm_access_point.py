@@ -107,7 +107,7 @@ class AwsVmAccessPoint(pulumi.ComponentResource):
                 allocation_id=eip.allocation_id,
                 instance_id=instance.id,
                 region=region,
-                opts=child,
+                opts=network.gateway_opts(child),
             )
             self.load_balancer_ids[vm.key] = instance.id
 

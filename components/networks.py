@@ -22,6 +22,18 @@ class Network:
     vpc_id: pulumi.Output[str]
     route_table_id: pulumi.Output[str]
     subnet_ids: dict[str, pulumi.Output[str]]  # zone -> vSwitch (Alibaba) or public subnet (AWS)
+    # AWS, in a VPC created here: what owns a public address must wait for it (see gateway_opts).
+    internet_gateway: pulumi.Resource | None = None
+
+    def gateway_opts(self, opts: pulumi.ResourceOptions) -> pulumi.ResourceOptions:
+        """``opts`` plus a dependency on the internet gateway, when this network created one.
+
+        AWS refuses an internet-facing load balancer or an EIP association while the VPC has no
+        gateway attached yet ("VPC ... has no internet gateway"), and nothing else orders them.
+        """
+        if self.internet_gateway is None:
+            return opts
+        return pulumi.ResourceOptions.merge(opts, pulumi.ResourceOptions(depends_on=[self.internet_gateway]))
 
 
 def _existing(ap: AccessPoint, subnets: dict[str, str] | None) -> Network | None:
@@ -102,7 +114,7 @@ def aws_network(name: str, ap: AccessPoint, opts: pulumi.ResourceOptions) -> Net
             opts=opts,
         )
         subnets[zone] = subnet.id
-    return Network(vpc_id=vpc.id, route_table_id=table.id, subnet_ids=subnets)
+    return Network(vpc_id=vpc.id, route_table_id=table.id, subnet_ids=subnets, internet_gateway=gateway)
 
 
 @dataclass(frozen=True)

@@ -37,3 +37,15 @@ def test_aws_health_check_timeout_is_below_the_interval(stack):
     for group in groups:
         check = group.inputs["healthCheck"]
         assert check["timeout"] < check["interval"]
+
+
+@pytest.mark.parametrize("stack", ["aws-demo", "mixed-demo", "vm-demo"])
+def test_aws_public_addresses_wait_for_the_internet_gateway(stack):
+    plan = stack_plan(stack)
+    assert broken(plan, "aws-nlb-internet-gateway") == []
+    assert broken(plan, "aws-eip-association-internet-gateway") == []
+    gateways = {g.parent: g.urn for g in plan.of_type(rules.AWS_INTERNET_GATEWAY)}
+    waiting = plan.of_type(rules.AWS_LB) + plan.of_type(rules.AWS_EIP_ASSOCIATION)
+    assert waiting
+    for resource in waiting:
+        assert gateways[resource.parent] in resource.dependencies, resource.name
