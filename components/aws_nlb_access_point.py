@@ -62,6 +62,9 @@ class AwsNlbAccessPoint(pulumi.ComponentResource):
         # An NLB takes security groups only when it is created; adding one later replaces it.
         group = aws.ec2.SecurityGroup(
             f"{prefix}-sg",
+            # Named here: auto-named after an access point called "sg" it would begin with "sg-",
+            # which EC2 refuses in a group name.
+            name=f"wfga-{prefix}",
             vpc_id=self.vpc_id,
             description=f"wfga {prefix}: listener ports in, service ports to the cluster out",
             region=self._region,

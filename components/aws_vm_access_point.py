@@ -39,6 +39,9 @@ class AwsVmAccessPoint(pulumi.ComponentResource):
 
         group = aws.ec2.SecurityGroup(
             f"{name}-sg",
+            # Named here: auto-named after an access point called "sg" it would begin with "sg-",
+            # which EC2 refuses in a group name.
+            name=f"wfga-{name}",
             vpc_id=self.vpc_id,
             description=f"wfga VM access point {name}: mapped ports only",
             region=region,

@@ -49,3 +49,14 @@ def test_aws_public_addresses_wait_for_the_internet_gateway(stack):
     assert waiting
     for resource in waiting:
         assert gateways[resource.parent] in resource.dependencies, resource.name
+
+
+@pytest.mark.parametrize("stack", ["aws-demo", "mixed-demo", "vm-demo"])
+def test_aws_security_groups_have_names_ec2_accepts(stack):
+    # aws-demo has an access point called "sg": auto-named, its groups began with "sg-".
+    plan = stack_plan(stack)
+    assert broken(plan, "aws-security-group-text") == []
+    groups = plan.of_type(rules.AWS_SECURITY_GROUP)
+    assert groups
+    assert all(g.inputs["name"].startswith("wfga-") for g in groups)
+    assert len({(g.inputs["vpcId"], g.inputs["name"]) for g in groups}) == len(groups)
