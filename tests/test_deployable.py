@@ -3,10 +3,12 @@
 from __future__ import annotations
 
 import re
+import subprocess
+import sys
 
 import pytest
 
-from tests.conftest import stack_plan
+from tests.conftest import ROOT, stack_plan
 from wfga.offline import rules
 from wfga.offline.engine import Plan
 
@@ -60,3 +62,42 @@ def test_aws_security_groups_have_names_ec2_accepts(stack):
     assert groups
     assert all(g.inputs["name"].startswith("wfga-") for g in groups)
     assert len({(g.inputs["vpcId"], g.inputs["name"]) for g in groups}) == len(groups)
+
+
+LONG_NAMED = """\
+config:
+  wfga:access_points:
+    - name: frankfurt-edge
+      cloud: aws
+      region: eu-central-1
+      link: existing
+      vpc_cidr: 10.41.0.0/16
+      zones: [eu-central-1a, eu-central-1b]
+"""
+
+
+def test_plan_refuses_what_the_cloud_refuses_exit_2_listing_every_violation(tmp_path):
+    # pulumi-aws issue 1317: fine as written, too long once Pulumi adds its auto-name suffix.
+    stack = tmp_path / "Pulumi.long.yaml"
+    stack.write_text(LONG_NAMED, encoding="utf-8")
+    proc = subprocess.run(
+        [sys.executable, "-m", "wfga", "plan", "--config-file", str(stack)],
+        cwd=ROOT,
+        capture_output=True,
+        text=True,
+        check=False,
+    )
+    assert proc.returncode == 2
+    assert "Traceback" not in proc.stderr
+    assert proc.stdout == ""
+    lines = proc.stderr.splitlines()
+    assert lines[0] == "the plan breaks 18 cloud rule(s); a real `pulumi up` would fail:"
+    items = [line for line in lines if line.startswith("  - ")]
+    assert len(items) == 18  # one target group per node and service: 6 x 3
+    assert all("[rule aws-target-group-name; source: botocore elbv2:CreateTargetGroupInput.Name;" in i for i in items)
+    assert (
+        "  - aws:lb/targetGroup:TargetGroup frankfurt-edge-im-1-short-tg: name (absent: Pulumi auto-names it "
+        "frankfurt-edge-im-1-short-tg-<7 random characters>): 'frankfurt-edge-im-1-short-tg-xxxxxxx' has 36 "
+        "characters, at most 32"
+    ) in proc.stderr
+    assert lines[-1] == "see docs/cloud-rules.md for each rule and its source"

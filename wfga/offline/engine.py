@@ -29,6 +29,7 @@ from pulumi.runtime.stack import wait_for_rpcs
 
 from wfga.model.config import parse_stack_config
 from wfga.model.edge import parse_edge_config
+from wfga.offline import rules
 from wfga.offline.stackfile import StackValues, load_stack, stack_path
 from wfga.plan.portplan import plan_stack
 
@@ -363,10 +364,16 @@ def stack_resolver(root: Path, depth: int) -> StackResolver:
 
 
 def run_program(stack: StackValues, root: Path, resolver: StackResolver | None = None) -> Plan:
-    """Validate, then run ``root/__main__.py`` under the mocks; raises ConfigError on bad config."""
+    """Validate, run ``root/__main__.py`` under the mocks, then hold the plan to the cloud rules.
+
+    Raises ConfigError on bad config, and its subclass CloudRuleError listing every input a real
+    ``pulumi up`` would have refused.
+    """
     plan_stack(parse_stack_config(stack.values))  # every user mistake surfaces before the program runs
     parse_edge_config(stack.values, stack.secret_keys)
-    return execute_program(stack, root, resolver)
+    plan = execute_program(stack, root, resolver)
+    rules.enforce(plan.resources)
+    return plan
 
 
 def execute_program(
