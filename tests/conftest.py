@@ -1,6 +1,7 @@
 from __future__ import annotations
 
 import copy
+import os
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any
@@ -11,6 +12,9 @@ from wfga.offline.engine import Plan, ResourceRecord, plan_stack_file, run_progr
 from wfga.offline.stackfile import StackValues, load_stack, stack_path
 
 ROOT = Path(__file__).resolve().parent.parent
+# The suite's own project (Pulumi.yaml and stacks/, a copy of the shipped demo): the repository's
+# Pulumi.yaml and stacks/ belong to the operator, and editing them must not break a test.
+PROJECT = ROOT / "tests" / "fixtures" / "project"
 
 _CACHE: dict[str, Plan] = {}
 
@@ -23,17 +27,29 @@ def one(records: list[ResourceRecord], what: str) -> ResourceRecord:
 def stack_plan(name: str) -> Plan:
     """Plans of the shipped stacks are read-only in tests; plan each once per session."""
     if name not in _CACHE:
-        _CACHE[name] = plan_stack_file(stack_path(ROOT, name), ROOT)
+        _CACHE[name] = plan_stack_file(stack_path(PROJECT, name), PROJECT)
     return _CACHE[name]
 
 
 def stack_values(name: str) -> dict[str, Any]:
     """A deep copy of a shipped stack's merged config, for tests to modify."""
-    return copy.deepcopy(load_stack(stack_path(ROOT, name), ROOT).values)
+    return copy.deepcopy(load_stack(stack_path(PROJECT, name), PROJECT).values)
 
 
 def plan_values(values: dict[str, Any], stack: str = "test") -> Plan:
-    return run_program(StackValues(stack=stack, values=values), ROOT)
+    return run_program(StackValues(stack=stack, values=values), PROJECT)
+
+
+@pytest.fixture(autouse=True)
+def _in_the_fixture_project(monkeypatch: pytest.MonkeyPatch) -> None:
+    # Commands find their project from the working directory, as Pulumi does: run every test in
+    # the suite's own project so a stack name never reaches the operator's stacks/.
+    monkeypatch.chdir(PROJECT)
+
+
+def project_env() -> dict[str, str]:
+    """The environment for `python -m wfga` run in PROJECT: this checkout's wfga on the path."""
+    return dict(os.environ, PYTHONPATH=str(ROOT))
 
 
 @pytest.fixture

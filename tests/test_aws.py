@@ -9,7 +9,7 @@ from typing import Any
 import pulumi
 import pytest
 
-from tests.conftest import ROOT, one, plan_values, stack_plan, stack_values
+from tests.conftest import PROJECT, one, plan_values, stack_plan, stack_values
 from wfga.offline.engine import Plan, ResourceRecord, execute_program
 from wfga.offline.stackfile import StackValues
 from wfga.plan.portplan import SERVICES
@@ -234,6 +234,6 @@ BAD.append(
 def test_bad_aws_input_is_rejected_before_any_resource(values, expected):
     records: list[ResourceRecord] = []
     with pytest.raises(pulumi.RunError) as err:
-        execute_program(StackValues(stack="bad", values=values), ROOT, records=records)
+        execute_program(StackValues(stack="bad", values=values), PROJECT, records=records)
     assert expected in str(err.value)
     assert records == []

@@ -7,11 +7,18 @@ import json
 import subprocess
 import sys
 
-from tests.conftest import ROOT
+from tests.conftest import PROJECT, project_env
 
 
 def run(*args: str) -> subprocess.CompletedProcess[str]:
-    return subprocess.run([sys.executable, "-m", "wfga", *args], cwd=ROOT, capture_output=True, text=True, check=False)
+    return subprocess.run(
+        [sys.executable, "-m", "wfga", *args],
+        cwd=PROJECT,
+        env=project_env(),
+        capture_output=True,
+        text=True,
+        check=False,
+    )
 
 
 def test_plan_prints_summary_port_map_and_node_lines(tmp_path):

@@ -11,7 +11,7 @@ import pulumi
 import pytest
 import yaml
 
-from tests.conftest import ROOT, stack_values
+from tests.conftest import PROJECT, stack_values
 from wfga.cli import main
 from wfga.offline.engine import ResourceRecord, execute_program
 from wfga.offline.stackfile import StackValues
@@ -224,7 +224,7 @@ def test_program_itself_rejects_before_any_resource(case, mutate, expected):
     # `pulumi up` runs __main__.py without the offline engine's own check in front of it.
     records: list[ResourceRecord] = []
     with pytest.raises(pulumi.RunError) as err:
-        execute_program(StackValues(stack="bad", values=bad_values(mutate)), ROOT, records=records)
+        execute_program(StackValues(stack="bad", values=bad_values(mutate)), PROJECT, records=records)
     assert expected in str(err.value)
     assert records == []
 

@@ -8,7 +8,7 @@ import sys
 
 import pytest
 
-from tests.conftest import ROOT, stack_plan
+from tests.conftest import PROJECT, project_env, stack_plan
 from wfga.offline import rules
 from wfga.offline.engine import Plan
 
@@ -82,7 +82,8 @@ def test_plan_refuses_what_the_cloud_refuses_exit_2_listing_every_violation(tmp_
     stack.write_text(LONG_NAMED, encoding="utf-8")
     proc = subprocess.run(
         [sys.executable, "-m", "wfga", "plan", "--config-file", str(stack)],
-        cwd=ROOT,
+        cwd=PROJECT,
+        env=project_env(),
         capture_output=True,
         text=True,
         check=False,

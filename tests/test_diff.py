@@ -12,7 +12,7 @@ from typing import Any
 import pytest
 import yaml
 
-from tests.conftest import ROOT
+from tests.conftest import PROJECT, ROOT
 from wfga.cli import main
 from wfga.offline.engine import plan_stack_file
 from wfga.ops import diff
@@ -50,7 +50,7 @@ def write_stack(directory: Path, cluster: dict[str, Any], access_points: list[di
 
 
 def plan(tmp_path: Path, name: str, cluster: dict[str, Any], access_points: list[dict[str, Any]]) -> dict[str, Any]:
-    return plan_stack_file(write_stack(tmp_path / name, cluster, access_points), ROOT).to_json()
+    return plan_stack_file(write_stack(tmp_path / name, cluster, access_points), PROJECT).to_json()
 
 
 @pytest.fixture(scope="module")
@@ -250,8 +250,10 @@ def _git(repo: Path, *args: str) -> None:
 def test_a_git_ref_is_planned_with_its_own_code(tmp_path):
     repo = tmp_path / "repo"
     repo.mkdir()
-    for item in ("__main__.py", "Pulumi.yaml"):
-        shutil.copy(ROOT / item, repo / item)
+    shutil.copy(ROOT / "__main__.py", repo / "__main__.py")
+    project = yaml.safe_load((PROJECT / "Pulumi.yaml").read_text())
+    del project["main"]  # the copied program sits beside it
+    (repo / "Pulumi.yaml").write_text(yaml.safe_dump(project))
     for package in ("wfga", "components"):
         shutil.copytree(ROOT / package, repo / package, ignore=shutil.ignore_patterns("__pycache__"))
     component = repo / "components" / "networks.py"

@@ -7,7 +7,7 @@ from typing import Any
 import pulumi
 import pytest
 
-from tests.conftest import ROOT, stack_plan, stack_values
+from tests.conftest import PROJECT, stack_plan, stack_values
 from wfga.offline.engine import Plan, ResourceRecord, execute_program, run_program
 from wfga.offline.stackfile import StackValues
 from wfga.plan.edge import (
@@ -73,7 +73,7 @@ def provider_urn(plan: Plan, package: str) -> str:
 
 
 def plan_edge(values: dict[str, Any]) -> Plan:
-    return run_program(StackValues(stack="edge-test", values=values, secret_keys=SECRET), ROOT)
+    return run_program(StackValues(stack="edge-test", values=values, secret_keys=SECRET), PROJECT)
 
 
 @pytest.fixture(scope="module")
@@ -405,7 +405,7 @@ def test_the_program_rejects_a_plain_text_token_before_any_resource():
     values["wfga:cloudflare_api_token"] = "cf-plain-token-123"
     records: list[ResourceRecord] = []
     with pytest.raises(pulumi.RunError) as err:
-        execute_program(StackValues(stack="bad", values=values), ROOT, records=records)
+        execute_program(StackValues(stack="bad", values=values), PROJECT, records=records)
     assert "wfga:cloudflare_api_token: stored as plain text" in str(err.value)
     assert records == []
 
@@ -416,5 +416,5 @@ def test_the_program_takes_secret_key_names_from_the_cli_environment(monkeypatch
     values = stack_values("edge-demo")
     values["wfga:service_domains"] = values["wfga:service_domains"][:1]
     del values["wfga:object_storage"]
-    plan = execute_program(StackValues(stack="cli", values=values), ROOT)
+    plan = execute_program(StackValues(stack="cli", values=values), PROJECT)
     assert list(plan.outputs["service_domains"]) == ["im.example.com"]

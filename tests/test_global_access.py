@@ -8,7 +8,7 @@ from typing import Any
 
 import pytest
 
-from tests.conftest import ROOT
+from tests.conftest import PROJECT
 from wfga.model.config import ConfigError, parse_stack_config
 from wfga.offline.engine import Plan, ResourceRecord, execute_program, run_program
 from wfga.offline.stackfile import StackValues
@@ -27,7 +27,7 @@ def _plan(stack: str) -> Plan:
     if stack not in _PLANS:
         entry = BEFORE[stack]
         values = StackValues(stack=stack, values=entry["values"], secret_keys=frozenset(entry["secret_keys"]))
-        _PLANS[stack] = run_program(values, ROOT, resolver=lambda _name: _plan("core").outputs)
+        _PLANS[stack] = run_program(values, PROJECT, resolver=lambda _name: _plan("core").outputs)
     return _PLANS[stack]
 
 
@@ -81,5 +81,5 @@ def test_a_config_the_port_plan_refuses_registers_nothing() -> None:
         plan_stack(cfg)
     records: list[ResourceRecord] = []
     with pytest.raises(Exception, match="would serve both"):
-        execute_program(StackValues(stack="demo", values=values), ROOT, records=records)
+        execute_program(StackValues(stack="demo", values=values), PROJECT, records=records)
     assert records == []

@@ -6,7 +6,7 @@ import json
 
 import pytest
 
-from tests.conftest import ROOT, plan_values, stack_plan, stack_values
+from tests.conftest import PROJECT, plan_values, stack_plan, stack_values
 from wfga.cli import main
 from wfga.model.config import ConfigError
 from wfga.ops.node_config import merge
@@ -74,7 +74,7 @@ def test_node_config_refuses_an_access_point_given_twice(tmp_path, capsys):
 
 
 def test_stack_files_all_plan():
-    names = sorted(p.name for p in (ROOT / "stacks").glob("Pulumi.*.yaml"))
+    names = sorted(p.name for p in (PROJECT / "stacks").glob("Pulumi.*.yaml"))
     assert {"Pulumi.demo.yaml", "Pulumi.core.yaml", "Pulumi.sg.yaml", "Pulumi.fra.yaml"} <= set(names)
 
 

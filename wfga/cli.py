@@ -10,7 +10,7 @@ from typing import Any
 
 from wfga.model.config import ConfigError, parse_stack_config
 from wfga.offline.engine import Plan, plan_stack_file, run_program
-from wfga.offline.stackfile import load_stack, project_root, stack_name_of, stack_path
+from wfga.offline.stackfile import load_stack, project_of, project_root, stack_name_of, stack_path
 from wfga.ops import diagram, diff, probe, wfconf
 from wfga.ops.node_config import merge
 from wfga.ops.report import port_map_csv, render_plan
@@ -20,12 +20,15 @@ from wfga.plan.portplan import AccessPointPlan, plan_stack
 EXIT_BAD_INPUT = 2
 
 
-def _stack_file(args: argparse.Namespace, root: Path) -> Path:
+def _stack_file(args: argparse.Namespace) -> tuple[Path, Path]:
+    """The stack file and its project (the nearest Pulumi.yaml above the file)."""
     if args.config_file:
-        return Path(args.config_file).resolve()
+        path = Path(args.config_file).resolve()
+        return path, project_of(path)
     if not args.stack:
         raise ConfigError(["give a stack name (a file stacks/Pulumi.<stack>.yaml) or --config-file PATH"])
-    return stack_path(root, args.stack)
+    root = project_root()
+    return stack_path(root, args.stack), root
 
 
 def _write_json(target: str, data: Any) -> None:
@@ -54,8 +57,8 @@ def _write_nginx_files(out: Path, plans: list[AccessPointPlan]) -> None:
 
 
 def cmd_plan(args: argparse.Namespace) -> int:
-    root = project_root()
-    values = load_stack(_stack_file(args, root), root)
+    path, root = _stack_file(args)
+    values = load_stack(path, root)
     plan: Plan = run_program(values, root)
     if args.json:
         _write_json(args.json, plan.to_json())
@@ -211,8 +214,8 @@ ACCESS_POINT_INGRESS_POLICY = "wfga-access-point-ingress"
 
 
 def cmd_policy_config(args: argparse.Namespace) -> int:
-    root = project_root()
-    cfg = parse_stack_config(load_stack(_stack_file(args, root), root).values)
+    path, root = _stack_file(args)
+    cfg = parse_stack_config(load_stack(path, root).values)
     cidrs = [str(ap.vpc_cidr) for ap in cfg.access_points]
     _write_json(args.json, {ACCESS_POINT_INGRESS_POLICY: {"access_point_cidrs": cidrs}})
     return 0

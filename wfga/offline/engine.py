@@ -30,7 +30,7 @@ from pulumi.runtime.stack import wait_for_rpcs
 from wfga.model.config import parse_stack_config
 from wfga.model.edge import parse_edge_config
 from wfga.offline import rules
-from wfga.offline.stackfile import StackValues, load_stack, stack_path
+from wfga.offline.stackfile import StackValues, load_stack, program_dir, stack_path
 from wfga.plan.portplan import plan_stack
 
 # Documentation ranges (RFC 5737): obviously not real, and never routed.
@@ -348,8 +348,9 @@ def stack_resolver(root: Path, depth: int) -> StackResolver:
             raise OfflineError(f"StackReference {name}: references nest deeper than {MAX_REFERENCE_DEPTH}")
         env = dict(os.environ, WFGA_REFERENCE_DEPTH=str(depth + 1))
         proc = subprocess.run(
-            [sys.executable, "-m", "wfga", "plan", "--config-file", str(path), "--json", "-", "--quiet"],
-            cwd=root,
+            [sys.executable, "-m", "wfga", "plan", "--config-file", str(path.resolve()), "--json", "-", "--quiet"],
+            # The program's folder, where this wfga sits beside __main__.py; the stack file names its project.
+            cwd=program_dir(root),
             env=env,
             capture_output=True,
             text=True,
@@ -364,7 +365,7 @@ def stack_resolver(root: Path, depth: int) -> StackResolver:
 
 
 def run_program(stack: StackValues, root: Path, resolver: StackResolver | None = None) -> Plan:
-    """Validate, run ``root/__main__.py`` under the mocks, then hold the plan to the cloud rules.
+    """Validate, run the project's program under the mocks, then hold the plan to the cloud rules.
 
     Raises ConfigError on bad config, and its subclass CloudRuleError listing every input a real
     ``pulumi up`` would have refused.
@@ -382,7 +383,7 @@ def execute_program(
     resolver: StackResolver | None = None,
     records: list[ResourceRecord] | None = None,
 ) -> Plan:
-    """Run ``root/__main__.py`` under the mocks as ``pulumi up`` would, without validating first.
+    """Run the project's program under the mocks as ``pulumi up`` would, without validating first.
 
     ``records``, when given, receives each resource as it registers, even if the program fails.
     """
@@ -399,12 +400,13 @@ def execute_program(
         settings.reset_options()
         pulumi.runtime.set_all_config({k: _config_text(v) for k, v in stack.values.items()}, sorted(stack.secret_keys))
         pulumi.runtime.set_mocks(mocks, project="wfga", stack=stack.stack, preview=False, monitor=monitor)
-        sys.path.insert(0, str(root))
+        program = program_dir(root)
+        sys.path.insert(0, str(program))
         try:
-            runpy.run_path(str(root / "__main__.py"), run_name="__main__")
+            runpy.run_path(str(program / "__main__.py"), run_name="__main__")
             loop.run_until_complete(wait_for_rpcs())
         finally:
-            sys.path.remove(str(root))
+            sys.path.remove(str(program))
         stack_resource = settings.get_root_resource()
         outputs = _resolve_outputs(dict(getattr(stack_resource, "outputs", {})), loop)
     finally:

@@ -20,13 +20,38 @@ class StackValues:
     secret_keys: frozenset[str] = field(default_factory=frozenset)
 
 
-def project_root() -> Path:
-    # Like the Pulumi CLI: the nearest Pulumi.yaml from the working directory up; from a source
-    # checkout run elsewhere, the checkout itself.
-    for folder in (Path.cwd(), *Path.cwd().parents):
+def project_root(start: Path | None = None) -> Path:
+    """Like the Pulumi CLI: the nearest Pulumi.yaml from ``start`` (default: the working directory) up.
+
+    From a source checkout run elsewhere, the checkout itself.
+    """
+    here = (start or Path.cwd()).resolve()
+    for folder in (here, *here.parents):
         if (folder / "Pulumi.yaml").is_file():
             return folder
     return Path(__file__).resolve().parents[2]
+
+
+def project_of(stack_file: Path) -> Path:
+    """The project a stack file belongs to: the nearest Pulumi.yaml above it, else the working one."""
+    here = stack_file.resolve().parent
+    for folder in (here, *here.parents):
+        if (folder / "Pulumi.yaml").is_file():
+            return folder
+    return project_root()
+
+
+def program_dir(root: Path) -> Path:
+    """Where the program (``__main__.py``) lives: Pulumi.yaml's ``main`` (relative to it), else the project."""
+    if not (root / "Pulumi.yaml").is_file():
+        return root
+    _, document = _read_document(root / "Pulumi.yaml")
+    pairs = document.pairs if document is not None else []
+    main = next((v.value for k, v in pairs if k.kind == "scalar" and k.value == "main" and v.kind == "scalar"), "")
+    if not main:
+        return root
+    folder = (root / main).resolve()
+    return folder.parent if folder.suffix == ".py" else folder
 
 
 def _read_document(path: Path) -> tuple[str, Node | None]:
