@@ -7,7 +7,7 @@ from pathlib import Path
 
 import pytest
 
-from tests.conftest import ROOT
+from tests.conftest import PROJECT
 from wfga.cli import main
 from wfga.model.config import ConfigError
 from wfga.offline.stackfile import SECRET_PLACEHOLDER, load_stack
@@ -34,7 +34,7 @@ def plan_file(tmp_path: Path, capsys: pytest.CaptureFixture[str], content: bytes
 def load(tmp_path: Path, content: str) -> dict[str, object]:
     path = tmp_path / "Pulumi.t.yaml"
     path.write_text(content, encoding="utf-8")
-    return load_stack(path, ROOT).values
+    return load_stack(path, PROJECT).values
 
 
 def problems(tmp_path: Path, content: str) -> str:
@@ -165,7 +165,7 @@ def test_anchors_and_merge_keys_work_within_bounds(tmp_path):
 def test_secure_values_are_secret_keys_with_a_placeholder(tmp_path):
     path = tmp_path / "Pulumi.s.yaml"
     path.write_text("config:\n  wfga:cloudflare_api_token:\n    secure: v1:abc\n", encoding="utf-8")
-    stack = load_stack(path, ROOT)
+    stack = load_stack(path, PROJECT)
     assert stack.values["wfga:cloudflare_api_token"] == SECRET_PLACEHOLDER
     assert stack.secret_keys == frozenset({"wfga:cloudflare_api_token"})
 
