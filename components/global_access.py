@@ -20,7 +20,7 @@ import pulumi_cloudflare as cloudflare
 
 from wfga.model.config import NAMESPACE, ConfigError, StackConfig
 from wfga.model.edge import EdgeConfig
-from wfga.plan.edge import ACM_REGION, ALICLOUD_EDGE_REGION, cloudflare_zone_plans
+from wfga.plan.edge import ACM_REGION, ALICLOUD_EDGE_REGION, bucket_settings, cloudflare_zone_plans, storage_hosts
 from wfga.plan.outputs import node_outputs
 from wfga.plan.portplan import AccessPointPlan, plan_stack
 
@@ -270,11 +270,21 @@ class GlobalAccess(pulumi.ComponentResource):
             ).summary
             for sd in edge.service_domains
         }
-        if edge.object_storage is not None:
+        store = edge.object_storage
+        if store is not None:
+            front = store.upload_front
             storage = ObjectStorage(
-                edge.object_storage.cdn.domain,
+                # The first download host, the name this component had when the storage had one host.
+                storage_hosts(store)[0].domain,
                 ObjectStorageArgs(
-                    config=edge.object_storage, zone=edge.zone(edge.object_storage.cdn.zone), providers=providers
+                    config=store,
+                    zone=edge.zone(store.cdn.zone),
+                    providers=providers,
+                    # Bucket settings go through the bucket's own region.
+                    oss_provider=self._alicloud_provider(str(store.region))
+                    if store.kind == "oss" and bucket_settings(store)
+                    else None,
+                    upload_zone=edge.zone(front.zone) if front is not None else None,
                 ),
                 self._child(),
             )

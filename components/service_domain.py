@@ -1,4 +1,5 @@
-"""One service domain (the IM address or the licence domain) behind a dynamically accelerating CDN."""
+"""One service domain (the licensed IM domain, an API domain, or the private store's upload front) behind a
+dynamically accelerating CDN."""
 
 from __future__ import annotations
 
@@ -58,9 +59,10 @@ class ServiceDomain(pulumi.ComponentResource):
         if record is not None and record_type == "CNAME" and sd.provider != "cloudflare":
             cdn_cname(name, record, target, self, args.providers)
         self.summary = pulumi.Output.from_input(target).apply(
-            lambda value: edge_summary(
-                sd.name, sd.provider, sd.origin, record_type=record_type, target=value, record=record
-            )
+            lambda value: {
+                "role": sd.role,
+                **edge_summary(sd.name, sd.provider, sd.origin, record_type=record_type, target=value, record=record),
+            }
         )
         self.register_outputs({"summary": self.summary})
 

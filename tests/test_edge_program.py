@@ -8,6 +8,7 @@ import pulumi
 import pytest
 
 from tests.conftest import PROJECT, stack_plan, stack_values
+from wfga.model.edge import LONG_LIVED
 from wfga.offline.engine import Plan, ResourceRecord, execute_program, run_program
 from wfga.offline.stackfile import StackValues
 from wfga.plan.edge import (
@@ -31,6 +32,10 @@ T_ALIDNS = "alicloud:dns/alidnsRecord:AlidnsRecord"
 T_ACM = "aws:acm/certificate:Certificate"
 T_ACM_VALIDATION = "aws:acm/certificateValidation:CertificateValidation"
 T_DISTRIBUTION = "aws:cloudfront/distribution:Distribution"
+T_OSS_ACCELERATION = "alicloud:oss/bucketTransferAcceleration:BucketTransferAcceleration"
+T_OSS_CORS = "alicloud:oss/bucketCors:BucketCors"
+T_S3_ACCELERATION = "aws:s3/bucketAccelerateConfiguration:BucketAccelerateConfiguration"
+T_S3_CORS = "aws:s3/bucketCorsConfiguration:BucketCorsConfiguration"
 T_SERVICE_DOMAIN = "wfga:service_domain:ServiceDomain"
 T_ZONE = "wfga:service_domain_zone:ServiceDomainZone"
 T_STORAGE = "wfga:object_storage:ObjectStorage"
@@ -47,6 +52,10 @@ EDGE_TYPES = {
     T_ACM,
     T_ACM_VALIDATION,
     T_DISTRIBUTION,
+    T_OSS_ACCELERATION,
+    T_OSS_CORS,
+    T_S3_ACCELERATION,
+    T_S3_CORS,
 }
 SECRET = frozenset({"wfga:cloudflare_api_token"})
 GIVEN_ARN = "arn:aws:acm:us-east-1:123456789012:certificate/0a1b2c3d-aaaa-bbbb-cccc-0123456789ab"
@@ -89,6 +98,7 @@ def variant() -> Plan:
     values["wfga:service_domains"] = [
         {
             "name": "im.example.cn",
+            "role": "im",
             "provider": "alicloud-dcdn",
             "zone": "example.cn",
             "origin": {"host": "origin.example.cn", "scheme": "https"},
@@ -97,6 +107,7 @@ def variant() -> Plan:
         },
         {
             "name": "license.example.org",
+            "role": "api",
             "provider": "cloudfront",
             "origin": {"host": "origin.example.org", "scheme": "https", "port": 8443},
             "acm_certificate_arn": GIVEN_ARN,
@@ -104,8 +115,11 @@ def variant() -> Plan:
     ]
     values["wfga:object_storage"] = {
         "kind": "private",
-        "bucket": "media",
-        "origin": {"host": "198.51.100.30"},
+        "origin": {"host": "minio.example.com"},
+        "ssl_port": 443,
+        "buckets": [{"name": "media", "kinds": "short-lived"}, {"name": "static", "kinds": "long-lived"}],
+        "upload_acceleration": True,
+        "upload": {"name": "upload.example.com", "provider": "cloudfront", "zone": "example.com"},
         "cdn": {"provider": "cloudflare", "domain": "media.example.com", "zone": "example.com"},
     }
     return plan_edge(values)
@@ -124,9 +138,14 @@ def s3_cloudfront() -> Plan:
     return storage_plan(
         {
             "kind": "s3",
-            "bucket": "wfga-media",
             "region": "us-west-2",
-            "cdn": {"provider": "cloudfront", "domain": "media.example.com", "zone": "example.com"},
+            "upload_acceleration": True,
+            "cors_origins": ["https://web.example.com"],
+            "buckets": [
+                {"name": "wfga-media", "kinds": "short-lived", "domain": "media.example.com"},
+                {"name": "wfga-static", "kinds": "long-lived", "domain": "static.example.com"},
+            ],
+            "cdn": {"provider": "cloudfront", "zone": "example.com"},
         }
     )
 
@@ -136,12 +155,23 @@ def qiniu_cdn() -> Plan:
     return storage_plan(
         {
             "kind": "qiniu",
-            "bucket": "wfga-media",
-            "origin": {"host": "wfga-media.qiniu.example.net", "scheme": "https"},
             "upload_host": "up-as0.qiniup.com",
+            "buckets": [
+                {
+                    "name": "wfga-media",
+                    "kinds": "short-lived",
+                    "domain": "media.example.cn",
+                    "origin": {"host": "wfga-media.qiniu.example.net", "scheme": "https"},
+                },
+                {
+                    "name": "wfga-static",
+                    "kinds": "long-lived",
+                    "domain": "static.example.cn",
+                    "origin": {"host": "wfga-static.qiniu.example.net", "scheme": "https"},
+                },
+            ],
             "cdn": {
                 "provider": "alicloud-cdn",
-                "domain": "media.example.cn",
                 "zone": "example.cn",
                 "scope": "overseas",
                 "certificate": {"type": "cas", "id": "42"},
@@ -184,13 +214,13 @@ def test_cloudflare_zone_never_redirects_port_80_and_gets_argo(demo):
     assert setting.parent == argo.parent == zone.urn
 
 
-def test_dcdn_service_domain_sends_every_request_to_the_origin(demo):
-    component = one(demo, T_SERVICE_DOMAIN, "im.example.cn")
-    domain = one(demo, T_DCDN, "im.example.cn-dcdn")
+def test_dcdn_api_domain_sends_every_request_to_its_https_origin(demo):
+    component = one(demo, T_SERVICE_DOMAIN, "api.example.cn")
+    domain = one(demo, T_DCDN, "api.example.cn-dcdn")
     assert domain.inputs["scope"] == "global"
     assert domain.inputs["scene"] == "apiscene"
     assert domain.inputs["sources"] == [
-        {"type": "ipaddr", "content": "198.51.100.20", "port": 80, "priority": "20", "weight": "10"}
+        {"type": "ipaddr", "content": "198.51.100.21", "port": 443, "priority": "20", "weight": "10"}
     ]
     assert (domain.inputs["sslProtocol"], domain.inputs["certType"], domain.inputs["certId"]) == (
         "on",
@@ -198,14 +228,14 @@ def test_dcdn_service_domain_sends_every_request_to_the_origin(demo):
         "12345678",
     )
     # Dynamic routing with no static-file rules and a zero TTL everywhere; no https_force among them.
-    assert functions(demo, T_DCDN_CONFIG, "im.example.cn") == {
-        "dynamic": {"enable": "on", "dynamic_route_origin": "http"},
+    assert functions(demo, T_DCDN_CONFIG, "api.example.cn") == {
+        "dynamic": {"enable": "on", "dynamic_route_origin": "https"},
         "path_based_ttl_set": {"path": "/", "ttl": "0", "weight": "99"},
     }
-    cname = one(demo, T_ALIDNS, "im.example.cn-cname")
+    cname = one(demo, T_ALIDNS, "api.example.cn-cname")
     assert cname.inputs == {
         "domainName": "example.cn",
-        "rr": "im",
+        "rr": "api",
         "type": "CNAME",
         "value": domain.state["cname"],
         "ttl": 600,
@@ -218,8 +248,8 @@ def test_dcdn_service_domain_sends_every_request_to_the_origin(demo):
 
 
 def test_cloudfront_service_domain_caches_nothing_and_serves_plain_http(demo):
-    component = one(demo, T_SERVICE_DOMAIN, "license.example.com")
-    distribution = one(demo, T_DISTRIBUTION, "license.example.com-distribution")
+    component = one(demo, T_SERVICE_DOMAIN, "app.example.com")
+    distribution = one(demo, T_DISTRIBUTION, "app.example.com-distribution")
     inputs = distribution.inputs
     behavior = inputs["defaultCacheBehavior"]
     assert behavior["cachePolicyId"] == CACHING_DISABLED_POLICY
@@ -227,31 +257,32 @@ def test_cloudfront_service_domain_caches_nothing_and_serves_plain_http(demo):
     assert behavior["viewerProtocolPolicy"] == "allow-all"
     assert sorted(behavior["allowedMethods"]) == sorted(ALL_METHODS)
     assert inputs["priceClass"] == "PriceClass_All"
-    assert inputs["aliases"] == ["license.example.com"]
+    assert inputs["aliases"] == ["app.example.com"]
     (origin,) = inputs["origins"]
-    assert origin["domainName"] == "origin.example.com"
+    assert origin["domainName"] == "app-origin.example.com"
     assert (origin["connectionTimeout"], origin["connectionAttempts"]) == (3, 2)
     custom = origin["customOriginConfig"]
-    assert (custom["originProtocolPolicy"], custom["httpPort"]) == ("http-only", 80)
+    # An API domain: the app-server's own port, which the IM domain could never use.
+    assert (custom["originProtocolPolicy"], custom["httpPort"]) == ("http-only", 8888)
     assert (custom["originReadTimeout"], custom["originKeepaliveTimeout"]) == (10, 5)
     assert behavior["targetOriginId"] == origin["originId"]
 
-    cert = one(demo, T_ACM, "license.example.com-cert")
-    assert cert.inputs == {"domainName": "license.example.com", "validationMethod": "DNS", "region": "us-east-1"}
+    cert = one(demo, T_ACM, "app.example.com-cert")
+    assert cert.inputs == {"domainName": "app.example.com", "validationMethod": "DNS", "region": "us-east-1"}
     (option,) = cert.state["domainValidationOptions"]
-    check = one(demo, T_CF_RECORD, "license.example.com-cert-validation")
+    check = one(demo, T_CF_RECORD, "app.example.com-cert-validation")
     assert check.inputs["name"] == option["resourceRecordName"].rstrip(".")
     assert check.inputs["content"] == option["resourceRecordValue"].rstrip(".")
     assert (check.inputs["type"], check.inputs["proxied"]) == ("CNAME", False)
-    validation = one(demo, T_ACM_VALIDATION, "license.example.com-cert-validation")
+    validation = one(demo, T_ACM_VALIDATION, "app.example.com-cert-validation")
     assert validation.inputs["certificateArn"] == cert.state["arn"]
     assert validation.inputs["region"] == "us-east-1"
     assert check.urn in validation.dependencies
     assert inputs["viewerCertificate"]["acmCertificateArn"] == validation.state["certificateArn"]
     assert inputs["viewerCertificate"]["sslSupportMethod"] == "sni-only"
 
-    cname = one(demo, T_CF_RECORD, "license.example.com-cname")
-    assert (cname.inputs["name"], cname.inputs["type"]) == ("license.example.com", "CNAME")
+    cname = one(demo, T_CF_RECORD, "app.example.com-cname")
+    assert (cname.inputs["name"], cname.inputs["type"]) == ("app.example.com", "CNAME")
     assert cname.inputs["content"] == distribution.state["domainName"]
     assert cname.inputs["proxied"] is False
     aws_provider = provider_urn(demo, "aws")
@@ -260,20 +291,54 @@ def test_cloudfront_service_domain_caches_nothing_and_serves_plain_http(demo):
         assert child.provider.startswith(aws_provider + "::")
 
 
-def test_alibaba_cdn_serves_the_oss_bucket_globally_and_caches(demo):
+def test_alibaba_cdn_serves_each_oss_bucket_globally_and_caches(demo):
     component = one(demo, T_STORAGE, "media.example.cn")
-    cdn = one(demo, T_CDN, "media.example.cn-cdn")
-    assert cdn.inputs["scope"] == "global"
-    assert cdn.inputs["sources"] == [
-        {"type": "oss", "content": "wfga-media.oss-cn-hangzhou.aliyuncs.com", "port": 443, "priority": 20, "weight": 10}
+    for bucket, host in (("wfga-media", "media"), ("wfga-static", "static")):
+        cdn = one(demo, T_CDN, f"{host}.example.cn-cdn")
+        assert cdn.inputs["domainName"] == f"{host}.example.cn"
+        assert cdn.inputs["scope"] == "global"
+        assert cdn.inputs["sources"] == [
+            {
+                "type": "oss",
+                "content": f"{bucket}.oss-cn-hangzhou.aliyuncs.com",
+                "port": 443,
+                "priority": 20,
+                "weight": 10,
+            }
+        ]
+        assert cdn.inputs["certificateConfig"] == {"certType": "free", "serverCertificateStatus": "on"}
+        assert functions(demo, T_CDN_CONFIG, f"{host}.example.cn") == {
+            "path_based_ttl_set": {"path": "/", "ttl": str(MEDIA_TTL_S), "weight": "99"}
+        }
+        cname = one(demo, T_ALIDNS, f"{host}.example.cn-cname")
+        assert (cname.inputs["rr"], cname.inputs["value"]) == (host, cdn.state["cname"])
+        assert cdn.parent == cname.parent == component.urn
+
+
+def test_oss_buckets_get_transfer_acceleration_and_cors_in_their_region(demo):
+    component = one(demo, T_STORAGE, "media.example.cn")
+    accelerations = demo.of_type(T_OSS_ACCELERATION)
+    assert sorted((r.name, r.inputs["bucket"], r.inputs["enabled"]) for r in accelerations) == [
+        ("wfga-media-acceleration", "wfga-media", True),
+        ("wfga-static-acceleration", "wfga-static", True),
     ]
-    assert cdn.inputs["certificateConfig"] == {"certType": "free", "serverCertificateStatus": "on"}
-    assert functions(demo, T_CDN_CONFIG, "media.example.cn") == {
-        "path_based_ttl_set": {"path": "/", "ttl": str(MEDIA_TTL_S), "weight": "99"}
-    }
-    cname = one(demo, T_ALIDNS, "media.example.cn-cname")
-    assert (cname.inputs["rr"], cname.inputs["value"]) == ("media", cdn.state["cname"])
-    assert cdn.parent == cname.parent == component.urn
+    cors = demo.of_type(T_OSS_CORS)
+    assert sorted(r.inputs["bucket"] for r in cors) == ["wfga-media", "wfga-static"]
+    for rule in cors:
+        assert rule.inputs["corsRules"] == [
+            {
+                "allowedOrigins": ["*"],
+                "allowedMethods": ["GET", "HEAD", "PUT"],
+                "allowedHeaders": ["*"],
+                "exposeHeaders": ["ETag"],
+                "maxAgeSeconds": 3600,
+            }
+        ]
+    regional = next(r for r in demo.resources if r.type == "pulumi:providers:alicloud")
+    assert regional.inputs["region"] == "cn-hangzhou"
+    for r in (*accelerations, *cors):
+        assert r.parent == component.urn
+        assert r.provider.startswith(regional.urn + "::")
 
 
 def test_every_edge_resource_belongs_to_a_component_named_after_its_host(demo):
@@ -281,42 +346,54 @@ def test_every_edge_resource_belongs_to_a_component_named_after_its_host(demo):
     assert {r.name for r in components.values()} == {
         "example.com",
         "im.example.com",
-        "license.example.com",
-        "im.example.cn",
+        "app.example.com",
+        "api.example.cn",
         "media.example.cn",
     }
     edge = [r for r in demo.resources if r.type in EDGE_TYPES]
-    assert len(edge) == 16
+    # zone 2, im 2, app 5 (certificate, its validation and record, distribution, cname), api 4,
+    # storage 2 hosts x (cdn, config, cname) and 2 buckets x (acceleration, cors)
+    assert len(edge) == 2 + 2 + 5 + 4 + 2 * 3 + 2 * 2
+    # The storage names each child after its own host or bucket, the others after themselves.
+    storage_keys = ("media.example.cn-", "static.example.cn-", "wfga-media-", "wfga-static-")
     for r in edge:
         assert r.parent in components, r.name
-        assert r.name.startswith(components[r.parent].name + "-"), r.name
+        parent = components[r.parent]
+        keys = storage_keys if parent.type == T_STORAGE else (parent.name + "-",)
+        assert r.name.startswith(keys), r.name
 
 
-def test_outputs_give_each_hosts_record_and_the_media_lines(demo):
+def test_outputs_give_each_hosts_role_record_and_the_media_lines(demo):
     domains = demo.outputs["service_domains"]
     assert domains["im.example.com"] == {
+        "role": "im",
         "provider": "cloudflare",
         "origin": "http://198.51.100.20:80",
         "dns_record": {"name": "im.example.com", "type": "A", "value": "198.51.100.20", "proxied": True},
         "dns_zone": "example.com",
     }
-    distribution = one(demo, T_DISTRIBUTION, "license.example.com-distribution")
-    assert domains["license.example.com"]["dns_record"]["value"] == distribution.state["domainName"]
-    dcdn = one(demo, T_DCDN, "im.example.cn-dcdn")
-    assert domains["im.example.cn"]["dns_record"]["value"] == dcdn.state["cname"]
-    assert (
-        demo.outputs["object_storage"]["dns_record"]["value"] == one(demo, T_CDN, "media.example.cn-cdn").state["cname"]
-    )
+    assert [domains[d]["role"] for d in ("app.example.com", "api.example.cn")] == ["api", "api"]
+    distribution = one(demo, T_DISTRIBUTION, "app.example.com-distribution")
+    assert domains["app.example.com"]["dns_record"]["value"] == distribution.state["domainName"]
+    dcdn = one(demo, T_DCDN, "api.example.cn-dcdn")
+    assert domains["api.example.cn"]["dns_record"]["value"] == dcdn.state["cname"]
+    storage = demo.outputs["object_storage"]
+    assert storage["upload"] == {"host": "oss-accelerate.aliyuncs.com", "port": 80, "ssl_port": 443}
+    assert storage["upload_front"] is None
+    for host, bucket in (("media.example.cn", "wfga-media"), ("static.example.cn", "wfga-static")):
+        assert storage["hosts"][host]["buckets"] == [bucket]
+        assert storage["hosts"][host]["dns_record"]["value"] == one(demo, T_CDN, f"{host}-cdn").state["cname"]
     lines = demo.outputs["media_config"]
     assert lines[:4] == [
         "media.server.media_type 2",
-        "media.server_host oss-cn-hangzhou.aliyuncs.com",
+        "media.server_host oss-accelerate.aliyuncs.com",
         "media.server_port 80",
         "media.server_ssl_port 443",
     ]
     for kind in MEDIA_BUCKET_KINDS:
-        assert f"media.bucket_{kind}_name wfga-media" in lines
-        assert f"media.bucket_{kind}_domain https://media.example.cn" in lines
+        bucket, host = ("wfga-static", "static") if kind in LONG_LIVED else ("wfga-media", "media")
+        assert f"media.bucket_{kind}_name {bucket}" in lines
+        assert f"media.bucket_{kind}_domain https://{host}.example.cn" in lines
 
 
 def test_dcdn_overseas_over_https(variant):
@@ -334,7 +411,8 @@ def test_dcdn_overseas_over_https(variant):
 
 
 def test_cloudfront_with_the_operators_certificate_and_dns(variant):
-    assert variant.of_type(T_ACM) == variant.of_type(T_ACM_VALIDATION) == []
+    # Only the upload front (in a zone managed here) gets a certificate requested; the API domain has its own.
+    assert [r.name for r in variant.of_type(T_ACM)] == ["upload.example.com-cert"]
     distribution = one(variant, T_DISTRIBUTION, "license.example.org-distribution")
     assert distribution.inputs["viewerCertificate"]["acmCertificateArn"] == GIVEN_ARN
     custom = distribution.inputs["origins"][0]["customOriginConfig"]
@@ -350,36 +428,68 @@ def test_cloudfront_with_the_operators_certificate_and_dns(variant):
     }
 
 
-def test_private_store_behind_cloudflare_caches_and_takes_plain_http_uploads(variant):
+def test_private_store_downloads_through_cloudflare_and_uploads_through_a_dynamic_front(variant):
     record = one(variant, T_CF_RECORD, "media.example.com-record")
-    assert (record.inputs["type"], record.inputs["content"], record.inputs["proxied"]) == ("A", "198.51.100.30", True)
+    assert (record.inputs["type"], record.inputs["content"], record.inputs["proxied"]) == (
+        "CNAME",
+        "minio.example.com",
+        True,
+    )
     rule = one(variant, T_CF_PAGE, "media.example.com-page-rule")
     assert rule.inputs["actions"] == {"cacheLevel": "cache_everything", "edgeCacheTtl": MEDIA_TTL_S, "ssl": "flexible"}
-    # Uploads come over plain HTTP, so the zone must not redirect; Argo was not asked for.
-    assert one(variant, T_CF_SETTING, "example.com-always-use-https").inputs["value"] == "off"
-    assert variant.of_type(T_CF_ARGO) == []
-    lines = variant.outputs["media_config"]
-    assert "media.server.media_type 3" in lines
-    assert "media.server_host media.example.com" in lines
-    assert "media.bucket_portrait_domain https://media.example.com/media" in lines
-
-
-def test_s3_behind_cloudfront_is_cached_from_the_bucket(s3_cloudfront):
-    distribution = one(s3_cloudfront, T_DISTRIBUTION, "media.example.com-distribution")
+    storage = one(variant, T_STORAGE, "media.example.com")
+    front = one(variant, T_SERVICE_DOMAIN, "upload.example.com")
+    assert front.parent == storage.urn
+    distribution = one(variant, T_DISTRIBUTION, "upload.example.com-distribution")
     behavior = distribution.inputs["defaultCacheBehavior"]
-    assert behavior["cachePolicyId"] == CACHING_OPTIMIZED_POLICY
-    assert "originRequestPolicyId" not in behavior
+    # Dynamic: nothing cached, every method (uploads are PUT), plain HTTP never redirected.
+    assert behavior["cachePolicyId"] == CACHING_DISABLED_POLICY
+    assert sorted(behavior["allowedMethods"]) == sorted(ALL_METHODS)
+    assert behavior["viewerProtocolPolicy"] == "allow-all"
     (origin,) = distribution.inputs["origins"]
-    assert origin["domainName"] == "wfga-media.s3.us-west-2.amazonaws.com"
-    assert "s3OriginConfig" in origin
-    assert "customOriginConfig" not in origin
-    assert one(s3_cloudfront, T_ACM, "media.example.com-cert").inputs["region"] == "us-east-1"
-    cname = one(s3_cloudfront, T_CF_RECORD, "media.example.com-cname")
-    assert cname.inputs["content"] == distribution.state["domainName"]
+    assert (origin["domainName"], origin["customOriginConfig"]["httpPort"]) == ("minio.example.com", 80)
+    # No proxied host takes plain HTTP any more (uploads skip Cloudflare), and Argo was not asked for.
+    assert variant.of_type(T_CF_SETTING) == variant.of_type(T_CF_ARGO) == []
+    lines = variant.outputs["media_config"]
+    assert lines[:4] == [
+        "media.server.media_type 3",
+        "media.server_host upload.example.com",
+        "media.server_port 80",
+        "media.server_ssl_port 443",
+    ]
+    assert "media.bucket_general_domain https://media.example.com/media" in lines
+    assert "media.bucket_portrait_domain https://media.example.com/static" in lines
+    assert variant.outputs["object_storage"]["upload_front"]["role"] == "upload"
+    assert variant.of_type(T_OSS_CORS) == variant.of_type(T_S3_CORS) == []
+
+
+def test_s3_buckets_behind_cloudfront_are_cached_and_uploads_accelerated(s3_cloudfront):
+    for bucket, host in (("wfga-media", "media.example.com"), ("wfga-static", "static.example.com")):
+        distribution = one(s3_cloudfront, T_DISTRIBUTION, f"{host}-distribution")
+        behavior = distribution.inputs["defaultCacheBehavior"]
+        assert behavior["cachePolicyId"] == CACHING_OPTIMIZED_POLICY
+        assert "originRequestPolicyId" not in behavior
+        assert sorted(behavior["allowedMethods"]) == ["GET", "HEAD", "OPTIONS"]
+        (origin,) = distribution.inputs["origins"]
+        assert origin["domainName"] == f"{bucket}.s3.us-west-2.amazonaws.com"
+        assert "s3OriginConfig" in origin
+        assert "customOriginConfig" not in origin
+        assert one(s3_cloudfront, T_ACM, f"{host}-cert").inputs["region"] == "us-east-1"
+        cname = one(s3_cloudfront, T_CF_RECORD, f"{host}-cname")
+        assert cname.inputs["content"] == distribution.state["domainName"]
+        acceleration = one(s3_cloudfront, T_S3_ACCELERATION, f"{bucket}-acceleration")
+        assert acceleration.inputs == {"bucket": bucket, "status": "Enabled", "region": "us-west-2"}
+        cors = one(s3_cloudfront, T_S3_CORS, f"{bucket}-cors")
+        assert cors.inputs["region"] == "us-west-2"
+        (rule,) = cors.inputs["corsRules"]
+        assert (rule["allowedOrigins"], rule["allowedMethods"]) == (["https://web.example.com"], ["GET", "HEAD", "PUT"])
+        aws_provider = provider_urn(s3_cloudfront, "aws")
+        assert acceleration.provider.startswith(aws_provider + "::")
     # Neither a proxied host nor Argo: the zone is left alone.
     assert s3_cloudfront.of_type(T_CF_SETTING) == s3_cloudfront.of_type(T_ZONE) == []
-    assert "media.server_host s3.us-west-2.amazonaws.com" in s3_cloudfront.outputs["media_config"]
-    assert "media.server.media_type 7" in s3_cloudfront.outputs["media_config"]
+    lines = s3_cloudfront.outputs["media_config"]
+    assert "media.server_host s3-accelerate.amazonaws.com" in lines
+    assert "media.server.media_type 7" in lines
 
 
 def test_qiniu_behind_alibaba_cdn_fetches_by_the_buckets_own_name(qiniu_cdn):
@@ -396,7 +506,11 @@ def test_qiniu_behind_alibaba_cdn_fetches_by_the_buckets_own_name(qiniu_cdn):
     assert functions(qiniu_cdn, T_CDN_CONFIG, "media.example.cn")["set_req_host_header"] == {
         "domain_name": "wfga-media.qiniu.example.net"
     }
+    static = one(qiniu_cdn, T_CDN, "static.example.cn-cdn")
+    assert static.inputs["sources"][0]["content"] == "wfga-static.qiniu.example.net"
     assert qiniu_cdn.outputs["media_config"][:2] == ["media.server.media_type 1", "media.server_host up-as0.qiniup.com"]
+    # Qiniu has no provider here: nothing is set on its buckets.
+    assert qiniu_cdn.of_type(T_OSS_CORS) == qiniu_cdn.of_type(T_OSS_ACCELERATION) == []
     assert qiniu_cdn.outputs["service_domains"] == {}
 
 

@@ -15,7 +15,8 @@ from wfga.offline.stackfile import StackValues
 from wfga.plan.portplan import plan_stack
 
 # Each stack's merged config and its resources' URNs as deployed before GlobalAccess existed
-# (every component was a child of the stack).
+# (every component was a child of the stack).  edge-demo's config is written in today's schema
+# (service-domain roles, one shared bucket, no CORS) for the very same resources.
 BEFORE: dict[str, dict[str, Any]] = json.loads(
     (Path(__file__).parent / "fixtures" / "urns_before_global_access.json").read_text(encoding="utf-8")
 )

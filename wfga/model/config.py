@@ -404,7 +404,7 @@ def _message(err: Mapping[str, Any]) -> str:
     return msg
 
 
-_FIELD_PREFIX = re.compile(r"^([a-z_]+(?:\[\d+\])?(?:\.[a-z_]+)?): (.*)$", re.S)
+_FIELD_PREFIX = re.compile(r"^([a-z_]+(?:\[\d+\])?(?:\.[a-z_]+(?:\[\d+\])?)*): (.*)$", re.S)
 
 
 def _problem(path: str, message: str) -> str:

@@ -33,6 +33,8 @@ CAS_REGIONS = ("cn-hangzhou", "ap-southeast-1")
 _LABEL = r"(?!-)[a-z0-9-]{1,63}(?<!-)"
 _DOMAIN = re.compile(rf"^(?=.{{1,253}}$){_LABEL}(?:\.{_LABEL})+$")
 _BUCKET = re.compile(r"^[a-z0-9][a-z0-9.-]{1,61}[a-z0-9]$")
+# OSS bucket names: 3..63 lower-case letters, digits and hyphens, no hyphen at either end.
+_OSS_BUCKET = re.compile(r"^[a-z0-9][a-z0-9-]{1,61}[a-z0-9]$")
 _ALICLOUD_REGION = re.compile(r"^[a-z]{2}-[a-z0-9-]+$")
 _AWS_REGION = re.compile(r"^[a-z]{2}(?:-gov)?-[a-z]+-\d$")
 _CLOUDFLARE_ZONE_ID = re.compile(r"^[0-9a-f]{32}$")
@@ -117,6 +119,20 @@ class OriginTimeouts(_Model):
 
 
 ServiceProvider = Literal["cloudflare", "alicloud-dcdn", "cloudfront"]
+# im: the licensed IM domain (native clients: plain HTTP on 80, never redirected; web: HTTPS on 443).
+# api: any other HTTP service (app-server and the like): HTTPS allowed, no port-80 rule.
+# upload: wfga's own front for uploads to the private store (plain HTTP PUT from native clients).
+Role = Literal["im", "api", "upload"]
+USER_ROLES = ("im", "api")
+
+# Media kinds im-server reads a bucket for (media.bucket_<kind>_{name,domain}), in its samples' order.
+MEDIA_KINDS = ("general", "image", "voice", "video", "file", "sticker", "moments", "portrait", "favorite")
+# WildFire (docs md/server/oss.md): at least separate long-lived media (portrait, favorite, moments)
+# from the short-lived media sent in conversations, which may be expired.
+LONG_LIVED = ("moments", "portrait", "favorite")
+SHORT_LIVED = tuple(k for k in MEDIA_KINDS if k not in LONG_LIVED)
+LIFETIMES = {"short-lived": SHORT_LIVED, "long-lived": LONG_LIVED}
+MediaKind = Literal["general", "image", "voice", "video", "file", "sticker", "moments", "portrait", "favorite"]
 StorageCdnProvider = Literal["alicloud-cdn", "cloudfront", "cloudflare"]
 
 # Which provider-specific keys each provider reads; any other one set is a mistake worth a message.
@@ -157,12 +173,20 @@ def _check_acm_arn(arn: str | None) -> None:
         )
 
 
-def _check_cloudflare_origin(origin: Origin) -> None:
+def _check_cloudflare_origin(origin: Origin, plain_http: bool = True) -> None:
     if origin.port not in CLOUDFLARE_HTTP_PORTS + CLOUDFLARE_HTTPS_PORTS:
         raise ValueError(
             f"origin.port: Cloudflare cannot proxy port {origin.port}; it proxies HTTP on "
             f"{', '.join(map(str, CLOUDFLARE_HTTP_PORTS))} and HTTPS on {', '.join(map(str, CLOUDFLARE_HTTPS_PORTS))}"
         )
+    if not plain_http:
+        ports = CLOUDFLARE_HTTP_PORTS if origin.scheme == "http" else CLOUDFLARE_HTTPS_PORTS
+        if origin.port not in ports:
+            raise ValueError(
+                f"origin: Cloudflare serves {origin.scheme} on {', '.join(map(str, ports))} and reaches the origin "
+                f"on the port the viewer used; {origin.scheme} on {origin.port} does not fit"
+            )
+        return
     if origin.scheme != "http" or origin.port != NATIVE_CLIENT_PORT:
         raise ValueError(
             f"origin: Cloudflare reaches the origin on the port and scheme the viewer used, and native clients "
@@ -191,9 +215,10 @@ def _check_cloudfront_origin(origin: Origin) -> None:
 
 
 class ServiceDomain(_Model):
-    """The IM address or the licence domain, dynamically accelerated: nothing is cached."""
+    """A host dynamically accelerated (nothing cached): the licensed IM domain or an API domain."""
 
     name: DomainName
+    role: Role = Field(description="im: the licensed IM domain (exactly one); api: any other HTTP service")
     provider: ServiceProvider
     origin: Origin
     zone: DomainName | None = Field(default=None, description="a wfga:dns_zones name; unset: DNS is not managed here")
@@ -208,7 +233,7 @@ class ServiceDomain(_Model):
         _check_scope(self.scope)
         _check_acm_arn(self.acm_certificate_arn)
         if self.provider == "cloudflare":
-            _check_cloudflare_origin(self.origin)
+            _check_cloudflare_origin(self.origin, self.plain_http)
             if self.zone is None:
                 raise ValueError(
                     "zone: a proxied record lives in Cloudflare DNS; name a cloudflare zone of wfga:dns_zones"
@@ -234,12 +259,19 @@ class ServiceDomain(_Model):
     def effective_timeouts(self) -> OriginTimeouts:
         return self.timeouts or OriginTimeouts()
 
+    @property
+    def plain_http(self) -> bool:
+        """Native clients call it with plain HTTP on port 80, so nothing may redirect that."""
+        return self.role != "api"
+
 
 class StorageCdn(_Model):
-    """The CDN in front of the object storage; it caches, unlike a service domain."""
+    """The caching CDN in front of every bucket (downloads only), unlike a service domain."""
 
     provider: StorageCdnProvider
-    domain: DomainName
+    domain: DomainName | None = Field(
+        default=None, description="private only: the one download host; buckets are paths under it"
+    )
     zone: DomainName | None = Field(default=None, description="a wfga:dns_zones name; unset: DNS is not managed here")
     scope: str | None = Field(default=None, description="alicloud-cdn: global (default) or overseas")
     certificate: AlicloudCertificate | None = Field(default=None, description="alicloud-cdn: type cas or free")
@@ -264,50 +296,195 @@ class StorageCdn(_Model):
         return self.scope or "global"
 
 
+class Bucket(_Model):
+    """One bucket and the media kinds im-server stores in it."""
+
+    name: str = Field(description="the bucket's name")
+    kinds: list[MediaKind] | Literal["short-lived", "long-lived"] = Field(
+        description="media kinds it serves, or short-lived / long-lived for WildFire's split"
+    )
+    domain: DomainName | None = Field(default=None, description="oss, s3, qiniu: the CDN host that serves it")
+    origin: Origin | None = Field(default=None, description="qiniu: the bucket's own Qiniu domain")
+
+    @property
+    def served(self) -> tuple[str, ...]:
+        if isinstance(self.kinds, str):
+            return LIFETIMES[self.kinds]
+        return tuple(k for k in MEDIA_KINDS if k in self.kinds)
+
+
+class UploadFront(_Model):
+    """The private store's upload host behind *dynamic* acceleration (nothing cached)."""
+
+    name: DomainName = Field(description="the host clients upload to, e.g. upload.example.com")
+    provider: Literal["alicloud-dcdn", "cloudfront"]
+    zone: DomainName | None = Field(default=None, description="a wfga:dns_zones name; unset: DNS is not managed here")
+    scope: str | None = None
+    certificate: AlicloudCertificate | None = None
+    acm_certificate_arn: str | None = None
+    timeouts: OriginTimeouts | None = None
+
+
 class ObjectStorage(_Model):
-    """Where im-server keeps media, and the CDN that serves downloads (and private-store uploads)."""
+    """Where im-server keeps media: buckets per media kind, each behind the caching CDN for downloads,
+    and where clients upload (the storage's own endpoint, optionally accelerated)."""
 
     kind: Literal["oss", "qiniu", "private", "s3"]
-    bucket: str = Field(description="the bucket behind the CDN domain")
     region: str | None = Field(default=None, description="oss: Alibaba region; s3: AWS region")
-    origin: Origin | None = Field(default=None, description="qiniu: the bucket domain; private: the store's endpoint")
+    origin: Origin | None = Field(default=None, description="private: the store's public HTTP endpoint")
+    ssl_port: Port | None = Field(default=None, description="private: the store's HTTPS port; unset: 0 (none)")
     upload_host: DomainName | None = Field(default=None, description="qiniu: the upload domain of the bucket's region")
+    buckets: list[Bucket] = Field(min_length=1)
+    shared_bucket: bool = Field(
+        default=False, description="accept a bucket holding both short-lived and long-lived media"
+    )
+    upload_acceleration: bool = Field(default=False, description="accelerate uploads, not only downloads")
+    upload: UploadFront | None = Field(default=None, description="private + upload_acceleration: the upload front")
+    cors_origins: list[str] | None = Field(
+        default=None, description="oss, s3: origins allowed by the bucket CORS rule; default ['*'], [] for none"
+    )
     cdn: StorageCdn
 
     @model_validator(mode="after")
     def _check(self) -> ObjectStorage:
-        if not _BUCKET.match(self.bucket):
-            raise ValueError(f"bucket: {self.bucket!r} is not a bucket name (lower-case letters, digits, dots, dashes)")
         needs = {
             "oss": ("region",),
             "s3": ("region",),
-            "qiniu": ("origin", "upload_host"),
+            "qiniu": ("upload_host",),
             "private": ("origin",),
         }[self.kind]
-        for key in ("region", "origin", "upload_host"):
+        for key in ("region", "origin", "upload_host", "ssl_port"):
             if key in needs and getattr(self, key) is None:
                 raise ValueError(f"{key}: required for kind {self.kind}; see docs/edge.md")
-            if key not in needs and getattr(self, key) is not None:
+            if key not in needs and key != "ssl_port" and getattr(self, key) is not None:
                 raise ValueError(f"{key}: not used by kind {self.kind}; remove it")
+        if self.ssl_port is not None and self.kind != "private":
+            raise ValueError(f"ssl_port: not used by kind {self.kind}; its endpoint serves HTTPS on 443")
         if self.kind == "oss" and not _ALICLOUD_REGION.match(str(self.region)):
             raise ValueError(f"region: {self.region!r} is not an Alibaba Cloud region id such as cn-hangzhou")
         if self.kind == "s3" and not _AWS_REGION.match(str(self.region)):
             raise ValueError(f"region: {self.region!r} is not an AWS region id such as us-west-2")
-        if self.kind == "qiniu" and self.origin is not None and is_ip(self.origin.host):
-            raise ValueError("origin.host: give the Qiniu bucket's domain, which Qiniu routes by name, not an IP")
-        if self.origin is not None:
-            if self.cdn.provider == "alicloud-cdn":
-                _check_alicloud_origin(self.origin, "Alibaba CDN")
-            elif self.cdn.provider == "cloudfront":
-                _check_cloudfront_origin(self.origin)
-            else:
-                _check_cloudflare_origin(self.origin)
-        if self.kind == "s3" and self.cdn.provider == "cloudflare" and self.bucket != self.cdn.domain:
+        if self.origin is not None and self.origin.scheme != "http":
             raise ValueError(
-                f"cdn.domain: S3 picks the bucket from the Host header, and Cloudflare sends {self.cdn.domain}; "
-                f"name the bucket {self.cdn.domain} or use cloudfront, which sends the bucket's own host name"
+                "origin.scheme: native clients upload to the private store with plain HTTP PUT (WF-minio README), "
+                "so give its HTTP endpoint; put its HTTPS port in ssl_port"
             )
+        self._check_buckets()
+        self._check_upload()
+        if self.cors_origins is not None and self.kind not in ("oss", "s3"):
+            raise ValueError(
+                f"cors_origins: wfga sets bucket CORS on oss and s3 only; configure it on the {self.kind} store itself"
+            )
+        if self.kind == "private" and self.cdn.domain is None:
+            raise ValueError("cdn.domain: the private store's buckets are paths of one download host; name it")
+        if self.kind != "private" and self.cdn.domain is not None:
+            raise ValueError("cdn.domain: each bucket has its own download host; give it as buckets[].domain")
         return self
+
+    def _check_buckets(self) -> None:
+        owner: dict[str, str] = {}
+        for i, bucket in enumerate(self.buckets):
+            where = f"buckets[{i}]"
+            pattern = _OSS_BUCKET if self.kind == "oss" else _BUCKET
+            if not pattern.match(bucket.name):
+                raise ValueError(f"{where}.name: {bucket.name!r} is not a {self.kind} bucket name")
+            if self.kind == "s3" and self.upload_acceleration and "." in bucket.name:
+                raise ValueError(
+                    f"{where}.name: S3 Transfer Acceleration needs a bucket name without periods ({bucket.name})"
+                )
+            if [b.name for b in self.buckets].count(bucket.name) > 1:
+                raise ValueError(f"{where}.name: {bucket.name} is listed twice")
+            if self.kind == "private" and bucket.domain is not None:
+                raise ValueError(f"{where}.domain: the private store's buckets are paths of cdn.domain; remove it")
+            if self.kind != "private" and bucket.domain is None:
+                raise ValueError(f"{where}.domain: required; the CDN host that serves this bucket")
+            if (bucket.origin is None) == (self.kind == "qiniu"):
+                raise ValueError(
+                    f"{where}.origin: required for qiniu (the bucket's Qiniu domain)"
+                    if self.kind == "qiniu"
+                    else f"{where}.origin: only a qiniu bucket takes an origin; remove it"
+                )
+            if bucket.origin is not None and is_ip(bucket.origin.host):
+                raise ValueError(f"{where}.origin.host: give the Qiniu bucket's domain, which Qiniu routes by name")
+            if not bucket.served:
+                raise ValueError(f"{where}.kinds: name at least one media kind")
+            for kind in bucket.served:
+                if kind in owner:
+                    raise ValueError(f"{where}.kinds: {kind} is already served by bucket {owner[kind]}")
+                owner[kind] = bucket.name
+            mixed = set(bucket.served) & set(LONG_LIVED) and set(bucket.served) & set(SHORT_LIVED)
+            if mixed and not self.shared_bucket:
+                raise ValueError(
+                    f"{where}.kinds: {bucket.name} holds short-lived and long-lived media "
+                    f"({', '.join(bucket.served)}); WildFire (docs md/server/oss.md) asks for separate buckets, at "
+                    "least one for long-lived media (moments, portrait, favorite) and one for the rest, so the "
+                    "short-lived one can expire; add a bucket, or set shared_bucket: true to accept it"
+                )
+        missing = [k for k in MEDIA_KINDS if k not in owner]
+        if missing:
+            raise ValueError(
+                f"buckets: no bucket serves {', '.join(missing)}; every kind needs one (kinds: short-lived and "
+                "kinds: long-lived cover WildFire's split)"
+            )
+        domains = [b.domain for b in self.buckets if b.domain is not None]
+        for domain in domains:
+            if domains.count(domain) > 1:
+                raise ValueError(f"buckets: the domain {domain} serves two buckets; give each bucket its own host")
+        if self.kind == "s3" and self.cdn.provider == "cloudflare":
+            for i, bucket in enumerate(self.buckets):
+                if bucket.name != bucket.domain:
+                    raise ValueError(
+                        f"buckets[{i}].domain: S3 picks the bucket from the Host header, and Cloudflare sends "
+                        f"{bucket.domain}; name the bucket {bucket.domain} or use cloudfront, which sends the "
+                        "bucket's own host name"
+                    )
+        if self.cdn.provider != "cloudflare":
+            return
+        for i, bucket in enumerate(self.buckets):
+            origin = bucket.origin or self.origin
+            if origin is not None:
+                try:
+                    _check_cloudflare_origin(origin, plain_http=False)
+                except ValueError as err:
+                    raise ValueError(f"buckets[{i}].{err}" if bucket.origin else str(err)) from None
+
+    def _check_upload(self) -> None:
+        if self.upload is not None and not (self.kind == "private" and self.upload_acceleration):
+            raise ValueError("upload: only a private store with upload_acceleration: true takes an upload front")
+        if not self.upload_acceleration:
+            return
+        if self.kind == "qiniu":
+            raise ValueError(
+                "upload_acceleration: wfga has no Qiniu provider to turn it on; set upload_host to the accelerated "
+                "upload domain Qiniu gives the bucket and leave this false"
+            )
+        if self.kind == "private" and self.upload is None:
+            raise ValueError(
+                "upload: a private store's uploads are accelerated by a dynamic-acceleration front; give "
+                "{name: upload.example.com, provider: alicloud-dcdn or cloudfront, ...}"
+            )
+        self.upload_front  # noqa: B018 - builds the front, raising its validation errors
+
+    @property
+    def upload_front(self) -> ServiceDomain | None:
+        """The private store's upload host as a dynamically accelerated service domain, if any."""
+        if self.upload is None or self.origin is None:
+            return None
+        try:
+            return ServiceDomain(role="upload", origin=self.origin, **self.upload.model_dump(exclude_none=True))
+        except ValidationError as err:
+            first = err.errors()[0]
+            loc = ".".join(str(part) for part in first["loc"])
+            raise ValueError(f"upload.{loc}: {_message(first)}" if loc else f"upload.{_message(first)}") from None
+
+    def bucket_domain(self, bucket: Bucket) -> str:
+        """The media.bucket_<kind>_domain value: the bucket's CDN host, or a path of the private store's."""
+        if self.kind == "private":
+            return f"https://{self.cdn.domain}/{bucket.name}"
+        return f"https://{bucket.domain}"
+
+    def bucket_of(self, kind: str) -> Bucket:
+        return next(b for b in self.buckets if kind in b.served)
 
 
 class DnsZone(_Model):
@@ -362,17 +539,37 @@ class EdgeConfig(_Model):
                 zone=sd.zone,
                 provider=sd.provider,
                 needs_acm=sd.provider == "cloudfront" and sd.acm_certificate_arn is None,
-                plain_http=True,
+                plain_http=sd.plain_http,
             )
-        if self.object_storage is not None:
-            cdn = self.object_storage.cdn
+        storage = self.object_storage
+        if storage is None:
+            return
+        cdn = storage.cdn
+        downloads = (
+            [(f"{NAMESPACE}:object_storage.cdn", cdn.domain)]
+            if cdn.domain is not None
+            else [(f"{NAMESPACE}:object_storage.buckets[{i}]", b.domain) for i, b in enumerate(storage.buckets)]
+        )
+        for path, domain in downloads:
+            assert domain is not None  # validated: private has cdn.domain, every other bucket its domain
             yield EdgeHost(
-                path=f"{NAMESPACE}:object_storage.cdn",
-                name=cdn.domain,
+                path=path,
+                name=domain,
                 zone=cdn.zone,
                 provider=cdn.provider,
                 needs_acm=cdn.provider == "cloudfront" and cdn.acm_certificate_arn is None,
-                plain_http=self.object_storage.kind == "private",
+                # Downloads only: clients never upload through the caching CDN.
+                plain_http=False,
+            )
+        front = storage.upload_front
+        if front is not None:
+            yield EdgeHost(
+                path=f"{NAMESPACE}:object_storage.upload",
+                name=front.name,
+                zone=front.zone,
+                provider=front.provider,
+                needs_acm=front.provider == "cloudfront" and front.acm_certificate_arn is None,
+                plain_http=True,
             )
 
     def plain_http_hosts(self) -> dict[str, list[str]]:
@@ -395,11 +592,36 @@ class EdgeConfig(_Model):
 
     @property
     def uses_aws(self) -> bool:
-        return any(h.provider == "cloudfront" for h in self.hosts())
+        # An S3 store gets bucket CORS (and acceleration) through the AWS provider.
+        s3 = self.object_storage is not None and self.object_storage.kind == "s3"
+        return s3 or any(h.provider == "cloudfront" for h in self.hosts())
+
+
+def _role_checks(cfg: EdgeConfig) -> list[str]:
+    problems: list[str] = []
+    for i, sd in enumerate(cfg.service_domains):
+        if sd.role not in USER_ROLES:
+            problems.append(
+                f"{NAMESPACE}:service_domains[{i}] ({sd.name}).role: {sd.role} is wfga's own role for the private "
+                "store's upload front (object_storage.upload); use im or api"
+            )
+    ims = [sd.name for sd in cfg.service_domains if sd.role == "im"]
+    if cfg.service_domains and not ims:
+        problems.append(
+            f"{NAMESPACE}:service_domains: none has role im; mark the licensed IM domain (the host clients call "
+            "first, native clients on plain HTTP port 80) with role: im"
+        )
+    if len(ims) > 1:
+        problems.append(
+            f"{NAMESPACE}:service_domains: {', '.join(ims)} all have role im, but there is one IM domain: the pro "
+            "licence is issued for one domain and clients may only use that domain (or an IP) as IM host "
+            "(WildFire docs md/faq/server/q1.md); keep role im on the licensed domain and make the others role api"
+        )
+    return problems
 
 
 def _cross_checks(cfg: EdgeConfig, token_is_secret: bool) -> list[str]:
-    problems: list[str] = []
+    problems: list[str] = _role_checks(cfg)
     zones = [z.name for z in cfg.dns_zones]
     problems += [
         f"{NAMESPACE}:dns_zones: the zone {name} is listed twice"

@@ -85,19 +85,29 @@ def port_map_csv(rows: list[dict[str, Any]]) -> str:
 
 
 def edge_table(outputs: dict[str, Any], placeholders: Iterable[str]) -> str:
-    """One line per accelerated host: the DNS record it needs, and whether wfga writes it."""
+    """One line per accelerated host: its role, the DNS record it needs, and whether wfga writes it."""
     known = set(placeholders)
-    hosts = dict(outputs.get("service_domains") or {})
-    if "object_storage" in outputs:
-        hosts["(media) " + outputs["object_storage"]["dns_record"]["name"]] = outputs["object_storage"]
+    hosts = [(host, item.get("role", ""), item) for host, item in (outputs.get("service_domains") or {}).items()]
+    storage = outputs.get("object_storage")
+    if storage is not None:
+        for host, item in storage["hosts"].items():
+            hosts.append((host, f"media: {', '.join(item['buckets'])}", item))
+        if storage.get("upload_front"):
+            hosts.append((storage["upload"]["host"], "upload", storage["upload_front"]))
     rows = []
-    for host, item in hosts.items():
+    for host, role, item in hosts:
         record = item["dns_record"]
         value = record["value"] + (MARK if record["value"] in known else "")
         kind = f"{record['type']}{' proxied' if record['proxied'] else ''}"
         dns = f"wfga, zone {item['dns_zone']}" if item["dns_zone"] else "create it yourself"
-        rows.append([host, item["provider"], item["origin"], kind, value, dns])
-    return table(rows, ["host", "provider", "origin", "record", "points to", "dns record by"])
+        rows.append([host, role, item["provider"], item["origin"], kind, value, dns])
+    table_text = table(rows, ["host", "role", "provider", "origin", "record", "points to", "dns record by"])
+    if storage is not None:
+        upload = storage["upload"]
+        table_text += (
+            f"\n  uploads (media.server_host): {upload['host']}, ports {upload['port']} / {upload['ssl_port']} (SSL)"
+        )
+    return table_text
 
 
 def render_plan(plan: Plan) -> str:

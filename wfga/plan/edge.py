@@ -11,7 +11,17 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Any, Literal
 
-from wfga.model.edge import DnsZone, EdgeConfig, ObjectStorage, Origin, OriginTimeouts, ServiceDomain, is_ip
+from wfga.model.edge import (
+    MEDIA_KINDS,
+    Bucket,
+    DnsZone,
+    EdgeConfig,
+    ObjectStorage,
+    Origin,
+    OriginTimeouts,
+    ServiceDomain,
+    is_ip,
+)
 
 # AWS managed policies (fixed ids, the same in every account).
 CACHING_DISABLED_POLICY = "4135ea2d-6df8-44a3-9df3-4b5a84be39ad"
@@ -19,6 +29,8 @@ CACHING_OPTIMIZED_POLICY = "658327ea-f89d-4fab-a63d-7e88639e58f6"
 ALL_VIEWER_POLICY = "216adef6-5c7f-47e4-b989-5492eafa07d3"
 ALL_VIEWER_EXCEPT_HOST_POLICY = "b689b0a8-53d0-40ab-baf2-68738e2966ac"
 ALL_METHODS = ("DELETE", "GET", "HEAD", "OPTIONS", "PATCH", "POST", "PUT")
+# The storage CDN only serves downloads; OPTIONS answers a browser's CORS preflight.
+DOWNLOAD_METHODS = ("GET", "HEAD", "OPTIONS")
 CACHED_METHODS = ("GET", "HEAD")
 ACM_REGION = "us-east-1"
 # The endpoint region for DCDN, CDN and Alibaba DNS (global services) when the cluster is not on Alibaba.
@@ -34,7 +46,18 @@ ALIDNS_TTL = 600
 # im-server media.server.media_type codes (WildFire pro).
 MEDIA_TYPES = {"qiniu": 1, "oss": 2, "private": 3, "s3": 7}
 # Every media.bucket_<kind>_{name,domain} pair im-server reads.
-MEDIA_BUCKET_KINDS = ("general", "image", "voice", "video", "file", "sticker", "moments", "portrait", "favorite")
+MEDIA_BUCKET_KINDS = MEDIA_KINDS
+# Accelerate endpoints, which only work once a bucket has transfer acceleration on: OSS (Alibaba's
+# transfer acceleration docs) and S3 Transfer Acceleration (virtual-host style, bucket.<endpoint>).
+OSS_ACCELERATE_ENDPOINT = "oss-accelerate.aliyuncs.com"
+S3_ACCELERATE_ENDPOINT = "s3-accelerate.amazonaws.com"
+# The Web SDK (vue-chat's bundled proto) uploads with PUT, setting Content-Type and
+# Content-Disposition, and downloads with GET: what a browser must be allowed cross-origin.
+CORS_METHODS = ("GET", "HEAD", "PUT")
+CORS_HEADERS = ("*",)
+CORS_EXPOSE_HEADERS = ("ETag",)
+CORS_MAX_AGE_S = 3600
+DEFAULT_CORS_ORIGINS = ("*",)
 
 
 @dataclass(frozen=True)
@@ -170,8 +193,8 @@ def cloudflare_service_plan(sd: ServiceDomain) -> CloudflarePlan:
         ttl=CLOUDFLARE_AUTO_TTL,
         page_rule_target=f"{sd.name}/*",
         cache_level="bypass",
-        # The origin speaks plain HTTP (validated): HTTPS viewers must reach it over HTTP too.
-        ssl="flexible",
+        # An HTTP origin (always so for the IM domain): HTTPS viewers must reach it over HTTP too.
+        ssl="flexible" if sd.origin.scheme == "http" else "full",
         edge_cache_ttl=None,
     )
 
@@ -225,20 +248,50 @@ def cloudfront_service_plan(sd: ServiceDomain) -> CloudFrontPlan:
     )
 
 
-def storage_origin(storage: ObjectStorage) -> Origin:
-    """The host the CDN fetches media from."""
+@dataclass(frozen=True)
+class StorageHost:
+    """One download host of the caching CDN and the origin it fetches from."""
+
+    key: str  # stable resource-name part: the bucket's name, or "store" for the private store's one host
+    domain: str
+    origin: Origin
+    buckets: tuple[str, ...]
+
+
+def bucket_origin(storage: ObjectStorage, bucket: Bucket) -> Origin:
+    """The host the CDN fetches a bucket's media from."""
     if storage.kind == "oss":
-        return Origin(host=f"{storage.bucket}.oss-{storage.region}.aliyuncs.com", scheme="https", port=443)
+        return Origin(host=f"{bucket.name}.oss-{storage.region}.aliyuncs.com", scheme="https", port=443)
     if storage.kind == "s3":
-        return Origin(host=f"{storage.bucket}.s3.{storage.region}.amazonaws.com", scheme="https", port=443)
-    assert storage.origin is not None  # validated for qiniu and private
-    return storage.origin
+        return Origin(host=f"{bucket.name}.s3.{storage.region}.amazonaws.com", scheme="https", port=443)
+    origin = bucket.origin if storage.kind == "qiniu" else storage.origin
+    assert origin is not None  # validated: a qiniu bucket has its domain, a private store its endpoint
+    return origin
 
 
-def alicloud_cdn_plan(storage: ObjectStorage) -> AlicloudCdnPlan:
+def storage_hosts(storage: ObjectStorage) -> list[StorageHost]:
+    """Cloud buckets each have a host of their own; the private store serves them all as paths of one."""
+    if storage.kind == "private":
+        assert storage.cdn.domain is not None  # validated for private
+        return [
+            StorageHost(
+                key="store",
+                domain=storage.cdn.domain,
+                origin=bucket_origin(storage, storage.buckets[0]),
+                buckets=tuple(b.name for b in storage.buckets),
+            )
+        ]
+    hosts = []
+    for bucket in storage.buckets:
+        assert bucket.domain is not None  # validated for every kind but private
+        hosts.append(StorageHost(bucket.name, bucket.domain, bucket_origin(storage, bucket), (bucket.name,)))
+    return hosts
+
+
+def alicloud_cdn_plan(storage: ObjectStorage, host: StorageHost) -> AlicloudCdnPlan:
     cdn = storage.cdn
     assert cdn.certificate is not None  # validated for alicloud-cdn
-    origin = storage_origin(storage)
+    origin = host.origin
     functions = [
         AlicloudFunction(
             key="cache",
@@ -252,7 +305,7 @@ def alicloud_cdn_plan(storage: ObjectStorage) -> AlicloudCdnPlan:
             AlicloudFunction(key="origin-host", name="set_req_host_header", args=(("domain_name", origin.host),))
         )
     return AlicloudCdnPlan(
-        domain=cdn.domain,
+        domain=host.domain,
         cdn_type="web",
         scope=cdn.effective_scope,
         source=AlicloudSource(type="oss", content=origin.host, port=origin.port)
@@ -265,10 +318,10 @@ def alicloud_cdn_plan(storage: ObjectStorage) -> AlicloudCdnPlan:
     )
 
 
-def cloudfront_storage_plan(storage: ObjectStorage) -> CloudFrontPlan:
-    origin = storage_origin(storage)
+def cloudfront_storage_plan(storage: ObjectStorage, host: StorageHost) -> CloudFrontPlan:
+    origin = host.origin
     return CloudFrontPlan(
-        domain=storage.cdn.domain,
+        domain=host.domain,
         origin_id="media",
         origin_domain=origin.host,
         s3_origin=storage.kind == "s3",
@@ -277,55 +330,108 @@ def cloudfront_storage_plan(storage: ObjectStorage) -> CloudFrontPlan:
         https_port=origin.port if origin.scheme == "https" else 443,
         timeouts=None,
         cache_policy_id=CACHING_OPTIMIZED_POLICY,
-        # Uploads to the private store carry the user's credentials in headers; buckets need none.
-        origin_request_policy_id=ALL_VIEWER_EXCEPT_HOST_POLICY if storage.kind == "private" else None,
+        origin_request_policy_id=None,
         viewer_protocol_policy="allow-all",
-        allowed_methods=ALL_METHODS,
+        allowed_methods=DOWNLOAD_METHODS,
         cached_methods=CACHED_METHODS,
         price_class="PriceClass_All",
     )
 
 
-def cloudflare_storage_plan(storage: ObjectStorage) -> CloudflarePlan:
-    origin = storage_origin(storage)
-    record_type, content = _cloudflare_record(origin.host)
+def cloudflare_storage_plan(host: StorageHost) -> CloudflarePlan:
+    record_type, content = _cloudflare_record(host.origin.host)
     return CloudflarePlan(
-        name=storage.cdn.domain,
+        name=host.domain,
         record_type=record_type,
         content=content,
         ttl=CLOUDFLARE_AUTO_TTL,
-        page_rule_target=f"{storage.cdn.domain}/*",
+        page_rule_target=f"{host.domain}/*",
         cache_level="cache_everything",
         # Bucket endpoints serve HTTPS under their own name, not the CDN's: encrypt without verifying.
-        ssl="flexible" if origin.scheme == "http" else "full",
+        ssl="flexible" if host.origin.scheme == "http" else "full",
         edge_cache_ttl=MEDIA_TTL_S,
     )
 
 
-def media_server_host(storage: ObjectStorage) -> str:
-    """Where clients upload: the cloud's endpoint for buckets, the CDN for the private store."""
+@dataclass(frozen=True)
+class CorsRule:
+    allowed_origins: tuple[str, ...]
+    allowed_methods: tuple[str, ...] = CORS_METHODS
+    allowed_headers: tuple[str, ...] = CORS_HEADERS
+    expose_headers: tuple[str, ...] = CORS_EXPOSE_HEADERS
+    max_age_s: int = CORS_MAX_AGE_S
+
+
+@dataclass(frozen=True)
+class BucketSettings:
+    """What wfga sets on a bucket it does not own: transfer acceleration and the web clients' CORS rule."""
+
+    bucket: str
+    accelerate: bool
+    cors: CorsRule | None
+
+
+def bucket_settings(storage: ObjectStorage) -> list[BucketSettings]:
+    """Only OSS and S3 have an API here; Qiniu and the private store are configured on their side."""
+    if storage.kind not in ("oss", "s3"):
+        return []
+    origins = DEFAULT_CORS_ORIGINS if storage.cors_origins is None else tuple(storage.cors_origins)
+    cors = CorsRule(allowed_origins=origins) if origins else None
+    return [
+        BucketSettings(bucket=b.name, accelerate=storage.upload_acceleration, cors=cors)
+        for b in storage.buckets
+        if storage.upload_acceleration or cors is not None
+    ]
+
+
+@dataclass(frozen=True)
+class UploadEndpoint:
+    """media.server_host and its ports: where clients upload (HTTP PUT from native clients)."""
+
+    host: str
+    port: int
+    ssl_port: int
+
+
+def upload_endpoint(storage: ObjectStorage) -> UploadEndpoint:
+    """Never the caching CDN: the storage's own endpoint, its accelerate endpoint, or the private store's
+    dynamic-acceleration front."""
     if storage.kind == "oss":
-        return f"oss-{storage.region}.aliyuncs.com"
+        host = OSS_ACCELERATE_ENDPOINT if storage.upload_acceleration else f"oss-{storage.region}.aliyuncs.com"
+        return UploadEndpoint(host, 80, 443)
     if storage.kind == "s3":
-        return f"s3.{storage.region}.amazonaws.com"
+        host = S3_ACCELERATE_ENDPOINT if storage.upload_acceleration else f"s3.{storage.region}.amazonaws.com"
+        return UploadEndpoint(host, 80, 443)
     if storage.kind == "qiniu":
         assert storage.upload_host is not None  # validated for qiniu
-        return storage.upload_host
-    return storage.cdn.domain
+        return UploadEndpoint(storage.upload_host, 80, 443)
+    front = storage.upload_front
+    if front is not None:
+        return UploadEndpoint(front.name, 80, 443)
+    assert storage.origin is not None  # validated for private
+    # WildFire's samples: 0 for the SSL port of a store without HTTPS.
+    return UploadEndpoint(storage.origin.host, storage.origin.port, storage.ssl_port or 0)
+
+
+def media_server_host(storage: ObjectStorage) -> str:
+    return upload_endpoint(storage).host
 
 
 def media_config_lines(storage: ObjectStorage) -> list[str]:
     """The im-server (wildfirechat.conf) media lines, ready to paste; keys and secrets are the operator's."""
-    # The private store serves buckets as paths of one host; cloud buckets each have their own host.
-    domain = f"https://{storage.cdn.domain}" + (f"/{storage.bucket}" if storage.kind == "private" else "")
+    upload = upload_endpoint(storage)
     lines = [
         f"media.server.media_type {MEDIA_TYPES[storage.kind]}",
-        f"media.server_host {media_server_host(storage)}",
-        "media.server_port 80",
-        "media.server_ssl_port 443",
+        f"media.server_host {upload.host}",
+        f"media.server_port {upload.port}",
+        f"media.server_ssl_port {upload.ssl_port}",
     ]
     for kind in MEDIA_BUCKET_KINDS:
-        lines += [f"media.bucket_{kind}_name {storage.bucket}", f"media.bucket_{kind}_domain {domain}"]
+        bucket = storage.bucket_of(kind)
+        lines += [
+            f"media.bucket_{kind}_name {bucket.name}",
+            f"media.bucket_{kind}_domain {storage.bucket_domain(bucket)}",
+        ]
     return lines
 
 
