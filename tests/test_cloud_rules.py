@@ -214,6 +214,32 @@ CASES: dict[str, tuple[tuple[Resource, ...], tuple[Resource, ...], str]] = {
         ),
         "already gets transit router sg2-tr in ap-southeast-1",
     ),
+    "alicloud-oss-cors": (
+        (res(cr.ALI_OSS_CORS, "b-cors", corsRules=[{"allowedMethods": ["GET", "PUT"], "allowedHeaders": ["*"]}]),),
+        (
+            res(
+                cr.ALI_OSS_CORS,
+                "b-cors",
+                corsRules=[{"allowedMethods": ["GET", "OPTIONS"], "allowedHeaders": ["x-*-*"]}],
+            ),
+        ),
+        "'OPTIONS' is not one of GET, PUT, DELETE, POST, HEAD",
+    ),
+    "aws-s3-cors": (
+        (res(cr.AWS_S3_CORS, "b-cors", corsRules=[{"allowedMethods": ["GET", "HEAD", "PUT"]}]),),
+        (res(cr.AWS_S3_CORS, "b-cors", corsRules=[{"allowedMethods": ["PATCH"]}]),),
+        "corsRules[0].allowedMethods: 'PATCH' is not one of GET, PUT, HEAD, POST, DELETE",
+    ),
+    "aws-s3-accelerate": (
+        (res(cr.AWS_S3_ACCELERATE, "b-acc", bucket="wfga-media", status="Enabled"),),
+        (res(cr.AWS_S3_ACCELERATE, "b-acc", bucket="media.example.com", status="On"),),
+        "'media.example.com' contains a period",
+    ),
+    "alicloud-dcdn-source-port": (
+        (res(cr.ALI_DCDN_DOMAIN, "d", sources=[{"type": "ipaddr", "content": "198.51.100.1", "port": 443.0}]),),
+        (res(cr.ALI_DCDN_DOMAIN, "d", sources=[{"type": "ipaddr", "content": "198.51.100.1", "port": 9000.0}]),),
+        "sources[0].port: 9000 is not 80 or 443",
+    ),
 }
 
 

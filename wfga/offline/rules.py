@@ -53,6 +53,10 @@ ALI_INSTANCE = "alicloud:ecs/instance:Instance"
 ALI_SECURITY_GROUP = "alicloud:ecs/securityGroup:SecurityGroup"
 ALI_TRANSIT_ROUTER = "alicloud:cen/transitRouter:TransitRouter"
 ALI_TR_VPC_ATTACHMENT = "alicloud:cen/transitRouterVpcAttachment:TransitRouterVpcAttachment"
+ALI_OSS_CORS = "alicloud:oss/bucketCors:BucketCors"
+ALI_DCDN_DOMAIN = "alicloud:dcdn/domain:Domain"
+AWS_S3_CORS = "aws:s3/bucketCorsConfiguration:BucketCorsConfiguration"
+AWS_S3_ACCELERATE = "aws:s3/bucketAccelerateConfiguration:BucketAccelerateConfiguration"
 
 # Pulumi auto-names these when the program gives no name: the resource's name, a hyphen and
 # 7 random characters (pulumi-aws issue 1317).  Type -> the input that carries the name.
@@ -614,6 +618,38 @@ def _ali_transit_router_singleton(resource: Resource, index: PlanIndex) -> Itera
         )
 
 
+# --- object storage and CDN sources ---------------------------------------------------------------
+
+
+def _cors_rules(methods: Sequence[str], *, one_header_wildcard: bool) -> Check:
+    def check(resource: Resource, index: PlanIndex) -> Iterator[Finding]:
+        rules = resource.inputs.get("corsRules")
+        for i, rule in enumerate(rules if isinstance(rules, list) else []):
+            for method in rule.get("allowedMethods") or []:
+                yield from _enum(f"corsRules[{i}].allowedMethods", method, methods)
+            if one_header_wildcard:
+                for header in rule.get("allowedHeaders") or []:
+                    if isinstance(header, str) and header.count("*") > 1:
+                        yield f"corsRules[{i}].allowedHeaders", f"{header!r} has more than one '*'"
+
+    return check
+
+
+def _s3_accelerate(resource: Resource, index: PlanIndex) -> Iterator[Finding]:
+    yield from _enum("status", resource.inputs.get("status"), ("Enabled", "Suspended"))
+    bucket = resource.inputs.get("bucket")
+    if isinstance(bucket, str) and "." in bucket:
+        yield "bucket", f"{bucket!r} contains a period; Transfer Acceleration needs a name without one"
+
+
+def _dcdn_source_ports(resource: Resource, index: PlanIndex) -> Iterator[Finding]:
+    sources = resource.inputs.get("sources")
+    for i, source in enumerate(sources if isinstance(sources, list) else []):
+        port = _number(source.get("port"))
+        if port is not None and port not in (80, 443):
+            yield f"sources[{i}].port", f"{_show(port)} is not 80 or 443"
+
+
 # --- the rules ------------------------------------------------------------------------------------
 
 _NLB_DESCRIPTION_QUOTE = (
@@ -930,6 +966,65 @@ RULES: tuple[Rule, ...] = (
             ),
         ),
         _ali_transit_router_singleton,
+    ),
+    Rule(
+        "alicloud-oss-cors",
+        (ALI_OSS_CORS,),
+        "corsRules[].allowedMethods, allowedHeaders",
+        "methods GET, PUT, DELETE, POST or HEAD; at most one `*` in an allowed header",
+        (
+            _sdk(
+                "pulumi_alicloud.oss._inputs",
+                "The cross-origin request method that is allowed. Valid values: GET, PUT, DELETE, POST, and HEAD.",
+            ),
+            _sdk(
+                "pulumi_alicloud.oss._inputs",
+                "You can use only one asterisk (*) as the wildcard for allowed header.",
+            ),
+        ),
+        _cors_rules(("GET", "PUT", "DELETE", "POST", "HEAD"), one_header_wildcard=True),
+    ),
+    Rule(
+        "aws-s3-cors",
+        (AWS_S3_CORS,),
+        "corsRules[].allowedMethods",
+        "methods GET, PUT, HEAD, POST or DELETE",
+        (
+            _sdk(
+                "pulumi_aws.s3._inputs",
+                "Set of HTTP methods that you allow the origin to execute. Valid values are `GET`, `PUT`, `HEAD`, "
+                "`POST`, and `DELETE`.",
+            ),
+        ),
+        _cors_rules(("GET", "PUT", "HEAD", "POST", "DELETE"), one_header_wildcard=False),
+    ),
+    Rule(
+        "aws-s3-accelerate",
+        (AWS_S3_ACCELERATE,),
+        "status, bucket",
+        "status Enabled or Suspended; the bucket's name has no period",
+        (
+            _sdk(
+                "pulumi_aws.s3.bucket_accelerate_configuration",
+                "Transfer acceleration state of the bucket. Valid values: `Enabled`, `Suspended`.",
+            ),
+            Source(
+                "api",
+                "Amazon S3 API Reference, PutBucketAccelerateConfiguration",
+                "The name of the bucket used for Transfer Acceleration must be DNS-compliant and must not contain "
+                'periods (".").',
+                "https://docs.aws.amazon.com/AmazonS3/latest/API/API_PutBucketAccelerateConfiguration.html",
+            ),
+        ),
+        _s3_accelerate,
+    ),
+    Rule(
+        "alicloud-dcdn-source-port",
+        (ALI_DCDN_DOMAIN,),
+        "sources[].port",
+        "80 or 443",
+        (_sdk("pulumi_alicloud.dcdn._inputs", "The port number. Valid values: `443` and `80`. Default to `80`."),),
+        _dcdn_source_ports,
     ),
 )
 
