@@ -56,7 +56,9 @@ def test_every_aws_entry_forwards_to_its_own_node(stack):
     cluster = values["wfga:cluster"]
     nodes = {n["name"]: n["private_ip"] for n in cluster["nodes"]}
     aws_points = {ap["name"]: ap for ap in values["wfga:access_points"] if ap["cloud"] == "aws"}
-    vpcs = {r.name.removesuffix("-vpc"): r for r in plan.of_type(T_VPC)}
+    # The access point's own VPC: the one wfga creates, or the existing one it names.
+    vpcs = {r.name.removesuffix("-vpc"): r.id for r in plan.of_type(T_VPC)}
+    vpcs |= {name: ap["vpc_id"] for name, ap in aws_points.items() if "vpc_id" in ap}
     public = plan.outputs["access_points"]
     checked = 0
     for node, line in plan.outputs["backup_addresses"].items():
@@ -78,7 +80,7 @@ def test_every_aws_entry_forwards_to_its_own_node(stack):
                 assert group.inputs["targetType"] == "ip"
                 assert group.inputs["protocol"] == "TCP"
                 assert group.inputs["port"] == cluster["service_ports"][service]
-                assert group.inputs["vpcId"] == vpcs[owner].id
+                assert group.inputs["vpcId"] == vpcs[owner]
                 assert group.inputs["healthCheck"]["protocol"] == "TCP"
                 assert group.inputs["healthCheck"]["port"] == "traffic-port"
                 assert lb.inputs["loadBalancerType"] == "network"

@@ -35,10 +35,18 @@ SG: dict[str, Any] = {
     "region": "ap-southeast-1",
     "link": "existing",
     "vpc_cidr": "10.21.0.0/16",
+    "vpc_id": "vpc-sg",
+    "route_table_id": "vtb-sg",
+    "vswitches": {"ap-southeast-1a": "vsw-sg-a", "ap-southeast-1b": "vsw-sg-b"},
     "zones": ["ap-southeast-1a", "ap-southeast-1b"],
 }
 FRA: dict[str, Any] = {**SG, "name": "fra", "region": "eu-central-1", "vpc_cidr": "10.22.0.0/16"}
-FRA["zones"] = ["eu-central-1a", "eu-central-1b"]
+FRA.update(
+    vpc_id="vpc-fra",
+    route_table_id="vtb-fra",
+    vswitches={"eu-central-1a": "vsw-fra-a", "eu-central-1b": "vsw-fra-b"},
+    zones=["eu-central-1a", "eu-central-1b"],
+)
 
 
 def write_stack(directory: Path, cluster: dict[str, Any], access_points: list[dict[str, Any]]) -> Path:
@@ -260,13 +268,17 @@ def test_a_git_ref_is_planned_with_its_own_code(tmp_path):
     current = component.read_text()
     # The committed code labels VPCs differently: only the ref's own code produces that.
     component.write_text(current.replace('description="wfga access point"', 'description="wfga access point (old)"'))
-    write_stack(repo / "stacks", CLUSTER, [SG])
+    # A VPC wfga creates (link cen), so the changed description shows.
+    cluster = {**CLUSTER, "attach_vswitches": {"cn-hangzhou-h": "vsw-h", "cn-hangzhou-i": "vsw-i"}}
+    sg = {k: v for k, v in SG.items() if k not in ("vpc_id", "route_table_id", "vswitches")} | {"link": "cen"}
+    fra = {k: v for k, v in FRA.items() if k not in ("vpc_id", "route_table_id", "vswitches")} | {"link": "cen"}
+    write_stack(repo / "stacks", cluster, [sg])
     _git(repo, "init", "-q")
     _git(repo, "add", "-A")
     _git(repo, "commit", "-q", "-m", "base")
     _git(repo, "branch", "release/base")
     component.write_text(current)
-    write_stack(repo / "stacks", CLUSTER, [SG, FRA])
+    write_stack(repo / "stacks", cluster, [sg, fra])
     (repo / "stacks" / "Pulumi.n.yaml").write_text((repo / "stacks" / "Pulumi.t.yaml").read_text())
 
     results = {d.stack: d for d in diff.run(repo, [], "HEAD", all_stacks=True)}

@@ -8,6 +8,7 @@ from typing import Any
 import pytest
 
 from tests.conftest import one, plan_values, stack_plan, stack_values
+from wfga.model.config import ConfigError, parse_stack_config
 from wfga.offline.engine import Plan, ResourceRecord
 from wfga.plan.portplan import SERVICES
 
@@ -232,11 +233,57 @@ def test_access_point_in_an_existing_vpc_uses_its_ids():
 def test_link_existing_builds_no_cen():
     values = stack_values("demo")
     for ap in values["wfga:access_points"]:
-        ap["link"] = "existing"
+        ap.update(
+            link="existing",
+            vpc_id=f"vpc-{ap['name']}existing",
+            vswitches={zone: f"vsw-{zone}" for zone in ap["zones"]},
+            route_table_id=f"vtb-{ap['name']}existing",
+        )
     plan = plan_values(values)
     assert not [r for r in plan.resources if r.type.startswith("alicloud:cen/")]
+    assert plan.of_type(T_VPC) == []
     assert "cen" not in plan.outputs
     assert len(plan.of_type(T_LISTENER)) == 36
+
+
+def test_link_existing_into_a_vpc_wfga_would_create_is_refused():
+    # Nothing would route the cluster CIDR out of a new VPC: its only route is to the internet.
+    values = stack_values("demo")
+    values["wfga:access_points"][0]["link"] = "existing"
+    with pytest.raises(ConfigError, match=r"access_points\[0\] \(sg\)\.link: existing means a VPC you already route"):
+        parse_stack_config(values)
+
+
+def test_cen_allows_one_transit_router_per_region():
+    values = stack_values("demo")
+    values["wfga:access_points"][1].update(region="ap-southeast-1", zones=["ap-southeast-1a", "ap-southeast-1b"])
+    values["wfga:access_points"][1]["vpc_cidr"] = "10.22.0.0/16"
+    with pytest.raises(ConfigError, match=r"access_points\[1\] \(fra\)\.region: sg already links ap-southeast-1"):
+        parse_stack_config(values)
+    values = stack_values("demo")
+    values["wfga:access_points"][0].update(region="cn-hangzhou", zones=["cn-hangzhou-h", "cn-hangzhou-i"])
+    with pytest.raises(ConfigError, match=r"access_points\[0\] \(sg\)\.region: a CEN access point in the cluster"):
+        parse_stack_config(values)
+
+
+def test_cen_attachments_need_two_zones():
+    values = stack_values("demo")
+    values["wfga:cluster"]["attach_vswitches"] = {"cn-hangzhou-h": "vsw-h"}
+    with pytest.raises(ConfigError, match=r"cluster\.attach_vswitches: a transit router VPC attachment needs"):
+        parse_stack_config(values)
+    values = stack_values("vm-demo")
+    values["wfga:access_points"][0]["zones"] = ["ap-northeast-1a"]
+    with pytest.raises(ConfigError, match=r"\(tyo\)\.zones: link cen attaches this VPC to a transit router"):
+        parse_stack_config(values)
+
+
+def test_pay_by_traffic_eips_take_at_most_200_mbps():
+    values = stack_values("demo")
+    values["wfga:access_points"][0]["eip_bandwidth_mbps"] = 200
+    parse_stack_config(values)
+    values["wfga:access_points"][0]["eip_bandwidth_mbps"] = 201
+    with pytest.raises(ConfigError, match=r"\(sg\)\.eip_bandwidth_mbps: Input should be less than or equal to 200"):
+        parse_stack_config(values)
 
 
 def nodes(count: int, start: int = 1) -> list[dict[str, Any]]:

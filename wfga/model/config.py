@@ -26,6 +26,9 @@ Cloud = Literal["alicloud", "aws"]
 MIN_IDLE_TIMEOUT_S = 600
 MAX_IDLE_TIMEOUT_S: dict[str, int] = {"alicloud": 900, "aws": 6000}
 DEFAULT_LISTENER_QUOTA = 50
+# Alibaba EIP `bandwidth` for PayByTraffic: 1..200 Mbit/s (EIP API AllocateEipAddress; an NLB binds
+# only pay-by-traffic EIPs).
+MAX_PAY_BY_TRAFFIC_EIP_MBPS = 200
 # AWS: 50 listeners per NLB, not adjustable; Alibaba's default 50 can be raised on request.
 MAX_LISTENER_QUOTA: dict[str, int] = {"alicloud": 1000, "aws": 50}
 NLB_ZONES: dict[str, tuple[int, int]] = {"alicloud": (2, 10), "aws": (1, 6)}
@@ -118,6 +121,11 @@ class Cluster(_Model):
         _check_region(self.cloud, self.region)
         if self.attach_vswitches and self.cloud != "alicloud":
             raise ValueError("attach_vswitches: only an Alibaba Cloud cluster attaches to CEN; remove the key")
+        if len(self.attach_vswitches) == 1:
+            raise ValueError(
+                "attach_vswitches: a transit router VPC attachment needs vSwitches in two zones in a multi-zone "
+                "region; give two, e.g. {cn-hangzhou-h: vsw-..., cn-hangzhou-i: vsw-...}"
+            )
         for zone in self.attach_vswitches:
             _check_zone(self.cloud, self.region, zone, "attach_vswitches")
         if len(set(self.route_table_ids)) != len(self.route_table_ids):
@@ -186,7 +194,12 @@ class AccessPoint(_Model):
     idle_timeout_s: int = 900
     listener_quota: int = Field(default=DEFAULT_LISTENER_QUOTA, ge=3)
     cen_bandwidth_mbps: int = Field(default=100, ge=1, le=10000, description="cap of the CEN peer link")
-    eip_bandwidth_mbps: int = Field(default=200, ge=1, le=10000, description="cap of each EIP")
+    eip_bandwidth_mbps: int = Field(
+        default=200,
+        ge=1,
+        le=MAX_PAY_BY_TRAFFIC_EIP_MBPS,
+        description="Alibaba: cap of each EIP in Mbit/s; pay-by-traffic EIPs, the only kind an NLB binds, take 1..200",
+    )
     pinned_eips: list[PinnedEip] = Field(default_factory=list)
 
     @field_validator("vpc_cidr", mode="before")
@@ -225,6 +238,18 @@ class AccessPoint(_Model):
             raise ValueError(
                 f"an existing VPC needs vpc_id, {parts} and route_table_id together; "
                 "leave all three out to let wfga create the VPC"
+            )
+        if self.link == "existing" and self.vpc_id is None:
+            # A VPC wfga creates has only a default route to the internet; nothing routes the cluster
+            # CIDR over a link wfga does not know, so entries through it would never reach a node.
+            raise ValueError(
+                f"link: existing means a VPC you already route to the cluster (VPN, transit gateway, "
+                f"express connect); give its vpc_id, {parts} and route_table_id, or use a link wfga builds"
+            )
+        if self.link == "cen" and len(self.zones) < 2:
+            raise ValueError(
+                "zones: link cen attaches this VPC to a transit router, which needs vSwitches in two zones "
+                "in a multi-zone region; list two zones"
             )
         given: dict[str, str] | None = getattr(self, parts)
         if given is not None and set(given) != set(self.zones):
@@ -352,6 +377,23 @@ def _cross_checks(cfg: StackConfig) -> list[str]:
                 f"{NAMESPACE}:cluster.attach_vswitches: link cen on {ap.name} attaches the cluster VPC to a "
                 "transit router; give one vSwitch per zone, e.g. {cn-hangzhou-h: vsw-...}"
             )
+        if ap.link == "cen" and ap.region == cfg.cluster.region:
+            problems.append(
+                f"{path}.region: a CEN access point in the cluster's own region {ap.region} would need a second "
+                "transit router there, and CEN allows one per region; put the access point in another region, "
+                "or reach the cluster VPC directly (link: existing with the cluster VPC's ids)"
+            )
+    cen_regions: dict[str, str] = {}
+    for i, ap in enumerate(cfg.access_points):
+        if ap.link != "cen":
+            continue
+        if ap.region in cen_regions:
+            problems.append(
+                f"{NAMESPACE}:access_points[{i}] ({ap.name}).region: {cen_regions[ap.region]} already links "
+                f"{ap.region} through CEN, which allows one transit router per region; serve both from one "
+                "access point (more zones or load balancers), or use another region"
+            )
+        cen_regions.setdefault(ap.region, ap.name)
     # A region stack sees only its own access points; the merge of its outputs checks the rest.
     if cfg.layout == "all-in-one":
         names = [ap.name for ap in cfg.access_points]
