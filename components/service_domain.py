@@ -20,6 +20,8 @@ from .service_domain_parts import (
     cloudfront_for,
 )
 
+DCDN_REVIEW = pulumi.CustomTimeouts(create="24h")
+
 
 @dataclass(frozen=True)
 class ServiceDomainArgs:
@@ -87,7 +89,9 @@ class ServiceDomain(pulumi.ComponentResource):
             cert_type="cas",
             cert_id=plan.cert_id,
             cert_region=plan.cert_region,
-            opts=opts,
+            # An origin outside Alibaba Cloud is reviewed for up to a working day before the domain
+            # leaves `checking`; the provider gives up after 30 minutes by default.
+            opts=pulumi.ResourceOptions.merge(opts, pulumi.ResourceOptions(custom_timeouts=DCDN_REVIEW)),
         )
         for function in plan.functions:
             alicloud.dcdn.DomainConfig(

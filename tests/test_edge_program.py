@@ -227,6 +227,8 @@ def test_dcdn_api_domain_sends_every_request_to_its_https_origin(demo):
         "cas",
         "12345678",
     )
+    # Content review of an origin outside Alibaba Cloud takes up to a working day.
+    assert domain.custom_timeouts == {"create": "24h"}
     # Dynamic routing with no static-file rules and a zero TTL everywhere; no https_force among them.
     assert functions(demo, T_DCDN_CONFIG, "api.example.cn") == {
         "dynamic": {"enable": "on", "dynamic_route_origin": "https"},

@@ -141,6 +141,8 @@ class ResourceRecord:
     # Former URNs this resource answers to (its own aliases and those inherited from its parent),
     # resolved as the engine resolves them: a deployed resource under one of them updates in place.
     aliases: list[str] = field(default_factory=list)
+    # Create/update/delete timeouts the program sets, where it sets them (Pulumi duration strings).
+    custom_timeouts: dict[str, str] = field(default_factory=dict)
 
 
 @dataclass
@@ -294,6 +296,7 @@ class RecordingMonitor(pulumi_mocks.MockMonitor):
                 state=dict(registration.state) if registration and registration.state else {},
                 custom=custom,
                 aliases=aliases,
+                custom_timeouts=_timeouts(request),
             )
         )
 
@@ -308,6 +311,13 @@ class RecordingMonitor(pulumi_mocks.MockMonitor):
         response = super().ReadResource(request)  # type: ignore[no-untyped-call]
         self._record(response.urn, request, rpc.deserialize_properties(request.properties), True)
         return response
+
+
+def _timeouts(request: Any) -> dict[str, str]:
+    timeouts = getattr(request, "customTimeouts", None)
+    if timeouts is None:
+        return {}
+    return {key: value for key in ("create", "update", "delete") if (value := getattr(timeouts, key))}
 
 
 def _urn(parent: str, type_: str, name: str) -> str:
