@@ -8,7 +8,7 @@ import sys
 
 import pytest
 
-from tests.conftest import PROJECT, project_env, stack_plan
+from tests.conftest import PROJECT, plan_values, project_env, stack_plan, stack_values
 from wfga.offline import rules
 from wfga.offline.engine import Plan
 
@@ -41,9 +41,16 @@ def test_aws_health_check_timeout_is_below_the_interval(stack):
         assert check["timeout"] < check["interval"]
 
 
-@pytest.mark.parametrize("stack", ["aws-demo", "mixed-demo", "vm-demo"])
+def aws_vm_demo() -> Plan:
+    # An AWS VM access point in a VPC wfga creates (the shipped VM one uses the operator's VPC).
+    values = stack_values("aws-demo")
+    values["wfga:access_points"][0].update(kind="vm", vm={"instance_type": "c7i.large", "distro": "amazon-linux"})
+    return plan_values(values)
+
+
+@pytest.mark.parametrize("stack", ["aws-demo", "aws-vm"])
 def test_aws_public_addresses_wait_for_the_internet_gateway(stack):
-    plan = stack_plan(stack)
+    plan = aws_vm_demo() if stack == "aws-vm" else stack_plan(stack)
     assert broken(plan, "aws-nlb-internet-gateway") == []
     assert broken(plan, "aws-eip-association-internet-gateway") == []
     gateways = {g.parent: g.urn for g in plan.of_type(rules.AWS_INTERNET_GATEWAY)}
@@ -72,6 +79,9 @@ config:
       region: eu-central-1
       link: existing
       vpc_cidr: 10.41.0.0/16
+      vpc_id: vpc-0e1a5a7c3d9b24f61
+      route_table_id: rtb-0e1a5a7c3d9b24f62
+      subnets: {eu-central-1a: subnet-0e1a5a7c3d9b24f6a, eu-central-1b: subnet-0e1a5a7c3d9b24f6b}
       zones: [eu-central-1a, eu-central-1b]
 """
 

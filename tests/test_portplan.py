@@ -31,20 +31,22 @@ def cluster(slots: list[int]) -> dict[str, Any]:
         "vpc_id": "vpc-1",
         "cidr": "172.16.0.0/16",
         "route_table_ids": ["vtb-1"],
-        "attach_vswitches": {"cn-hangzhou-h": "vsw-1"},
+        "attach_vswitches": {"cn-hangzhou-h": "vsw-1", "cn-hangzhou-i": "vsw-2"},
         "nodes": [
             {"name": f"im-{s}", "slot": s, "private_ip": str(ipaddress.IPv4Address("172.16.0.0") + s)} for s in slots
         ],
     }
 
 
-def access_point(quota: int, name: str = "sg", cidr: str = "10.21.0.0/16") -> dict[str, Any]:
+def access_point(
+    quota: int, name: str = "sg", cidr: str = "10.21.0.0/16", region: str = "ap-southeast-1"
+) -> dict[str, Any]:
     return {
         "name": name,
         "cloud": "alicloud",
-        "region": "ap-southeast-1",
+        "region": region,
         "vpc_cidr": cidr,
-        "zones": ["ap-southeast-1a", "ap-southeast-1b"],
+        "zones": [f"{region}a", f"{region}b"],
         "port_base": {"short": 10000, "long": 20000, "ws": 30000},
         "listener_quota": quota,
     }
@@ -194,7 +196,10 @@ def test_without_web_clients_no_two_nodes_share_an_entry_port(slots, quota):
     cfg = native_only(
         slots,
         access_point(quota),
-        dict(access_point(quota, "fra", "10.22.0.0/16"), port_base={"short": 100, "long": 2000, "ws": 9000}),
+        dict(
+            access_point(quota, "fra", "10.22.0.0/16", "eu-central-1"),
+            port_base={"short": 100, "long": 2000, "ws": 9000},
+        ),
     )
     plans = plan_stack(cfg)
     owner: dict[tuple[str, int], str] = {}
@@ -250,7 +255,7 @@ def _ordered(cfg: Any) -> dict[str, list[str]]:
 
 
 def two_points() -> list[dict[str, Any]]:
-    return [access_point(50), access_point(50, "fra", "10.22.0.0/16")]
+    return [access_point(50), access_point(50, "fra", "10.22.0.0/16", "eu-central-1")]
 
 
 def test_web_primary_puts_that_access_points_entries_first():
