@@ -7,8 +7,10 @@ from dataclasses import dataclass
 import pulumi
 import pulumi_alicloud as alicloud
 
+from wfga.model.config import AccessPoint, Cluster
 from wfga.plan.portplan import AccessPointPlan, LoadBalancerPlan, PortMapping
 
+from .from_config import plan_for
 from .networks import alicloud_eip, alicloud_network
 
 
@@ -16,6 +18,15 @@ from .networks import alicloud_eip, alicloud_network
 class AlicloudNlbAccessPointArgs:
     plan: AccessPointPlan
     provider: alicloud.Provider
+
+    @classmethod
+    def from_config(
+        cls, cluster: Cluster, access_point: AccessPoint, provider: alicloud.Provider
+    ) -> AlicloudNlbAccessPointArgs:
+        """Args from the user-facing models: plans the access point against its cluster, with the
+        checks and messages of a stack file."""
+        plan = plan_for("AlicloudNlbAccessPoint", "alicloud", "nlb", cluster, access_point)
+        return cls(plan=plan, provider=provider)
 
 
 class AlicloudNlbAccessPoint(pulumi.ComponentResource):

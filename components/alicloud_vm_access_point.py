@@ -7,10 +7,12 @@ from dataclasses import dataclass
 import pulumi
 import pulumi_alicloud as alicloud
 
+from wfga.model.config import AccessPoint, Cluster
 from wfga.model.images import IMAGES
 from wfga.plan.cloudinit import render_user_data
 from wfga.plan.portplan import AccessPointPlan, public_ingress
 
+from .from_config import plan_for
 from .networks import alicloud_eip, alicloud_network
 
 
@@ -18,6 +20,15 @@ from .networks import alicloud_eip, alicloud_network
 class AlicloudVmAccessPointArgs:
     plan: AccessPointPlan
     provider: alicloud.Provider
+
+    @classmethod
+    def from_config(
+        cls, cluster: Cluster, access_point: AccessPoint, provider: alicloud.Provider
+    ) -> AlicloudVmAccessPointArgs:
+        """Args from the user-facing models: plans the access point against its cluster, with the
+        checks and messages of a stack file."""
+        plan = plan_for("AlicloudVmAccessPoint", "alicloud", "vm", cluster, access_point)
+        return cls(plan=plan, provider=provider)
 
 
 class AlicloudVmAccessPoint(pulumi.ComponentResource):

@@ -7,8 +7,10 @@ from dataclasses import dataclass
 import pulumi
 import pulumi_aws as aws
 
+from wfga.model.config import AccessPoint, Cluster
 from wfga.plan.portplan import AccessPointPlan, LoadBalancerPlan, PortMapping, public_ingress
 
+from .from_config import plan_for
 from .networks import aws_eip, aws_network
 
 
@@ -17,6 +19,13 @@ class AwsNlbAccessPointArgs:
     plan: AccessPointPlan
     cluster_cidr: str
     provider: aws.Provider
+
+    @classmethod
+    def from_config(cls, cluster: Cluster, access_point: AccessPoint, provider: aws.Provider) -> AwsNlbAccessPointArgs:
+        """Args from the user-facing models: plans the access point against its cluster, with the
+        checks and messages of a stack file."""
+        plan = plan_for("AwsNlbAccessPoint", "aws", "nlb", cluster, access_point)
+        return cls(plan=plan, cluster_cidr=str(cluster.cidr), provider=provider)
 
 
 class AwsNlbAccessPoint(pulumi.ComponentResource):

@@ -7,10 +7,12 @@ from dataclasses import dataclass
 import pulumi
 import pulumi_aws as aws
 
+from wfga.model.config import AccessPoint, Cluster
 from wfga.model.images import IMAGES
 from wfga.plan.cloudinit import render_user_data
 from wfga.plan.portplan import AccessPointPlan, public_ingress
 
+from .from_config import plan_for
 from .networks import aws_eip, aws_network
 
 
@@ -18,6 +20,13 @@ from .networks import aws_eip, aws_network
 class AwsVmAccessPointArgs:
     plan: AccessPointPlan
     provider: aws.Provider
+
+    @classmethod
+    def from_config(cls, cluster: Cluster, access_point: AccessPoint, provider: aws.Provider) -> AwsVmAccessPointArgs:
+        """Args from the user-facing models: plans the access point against its cluster, with the
+        checks and messages of a stack file."""
+        plan = plan_for("AwsVmAccessPoint", "aws", "vm", cluster, access_point)
+        return cls(plan=plan, provider=provider)
 
 
 class AwsVmAccessPoint(pulumi.ComponentResource):

@@ -18,7 +18,16 @@ import ipaddress
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 
-from wfga.model.config import NAMESPACE, AccessPoint, Cluster, ConfigError, Node, PinnedEip, StackConfig
+from wfga.model.config import (
+    NAMESPACE,
+    AccessPoint,
+    Cluster,
+    ConfigError,
+    Node,
+    PinnedEip,
+    StackConfig,
+    parse_stack_config,
+)
 
 SERVICES = ("short", "long", "ws")
 NATIVE_SERVICES = ("short", "long")
@@ -204,6 +213,22 @@ def plan_stack(cfg: StackConfig) -> list[AccessPointPlan]:
     if problems:
         raise ConfigError(problems)
     return plans
+
+
+def plan_alone(cluster: Cluster, access_point: AccessPoint) -> AccessPointPlan:
+    """One access point planned as if a stack held it and its cluster alone.
+
+    For a program that composes an access point itself: the checks that span the cluster and the
+    access point (overlapping networks, which link joins which clouds) run as for a stack file,
+    and a mistake raises the same ConfigError, naming the key as ``wfga:access_points[0] (name)``.
+    """
+    values = {
+        f"{NAMESPACE}:cluster": cluster.model_dump(mode="json", exclude_unset=True),
+        # Only the keys the caller set, so rules about what was given (kind vm takes no
+        # listener_quota) judge the same settings.
+        f"{NAMESPACE}:access_points": [access_point.model_dump(mode="json", exclude_unset=True)],
+    }
+    return plan_stack(parse_stack_config(values))[0]
 
 
 def vswitch_cidr(vpc_cidr: ipaddress.IPv4Network, region: str, zone: str) -> ipaddress.IPv4Network:
