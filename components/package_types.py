@@ -121,6 +121,8 @@ class Node(TypedDict):
     slot: int
     """stable position of the node on every access point"""
     private_ip: str
+    web_primary: NotRequired[str]
+    """access point whose entry comes first for this node; overrides the cluster's"""
 
 
 class Cluster(TypedDict):
@@ -138,6 +140,10 @@ class Cluster(TypedDict):
     """zone -> vSwitch id used by the CEN VPC attachment"""
     security_group_id: NotRequired[str]
     service_ports: NotRequired[ServicePorts]
+    web_clients: NotRequired[bool]
+    """create WebSocket listeners for web clients"""
+    web_primary: NotRequired[str]
+    """access point whose entries come first"""
     nodes: list[Node]
 
 
