@@ -26,8 +26,7 @@ from pydantic import BaseModel
 
 from components import package
 from tests.conftest import ROOT
-from wfga.model.config import AccessPoint, Cluster, Node, StackConfig
-from wfga.model.edge import EdgeConfig
+from wfga.model.config import EDGE_KEYS, AccessPoint, Cluster, Node, StackConfig
 from wfga.offline.engine import Plan, ResourceRecord, execute_program
 from wfga.offline.stackfile import StackValues
 from wfga.ops import package_types
@@ -72,7 +71,7 @@ def _models() -> list[type[BaseModel]]:
             for inner in _inner_models(info.annotation):
                 visit(inner)
 
-    for root in (StackConfig, EdgeConfig):
+    for root in package_types.ROOTS:
         for info in root.model_fields.values():
             for inner in _inner_models(info.annotation):
                 visit(inner)
@@ -169,8 +168,9 @@ def test_property_types_follow_the_model_fields(schema: dict[str, Any]) -> None:
 def test_global_access_takes_the_whole_wfga_namespace(schema: dict[str, Any]) -> None:
     resource = schema["resources"][PREFIX + "GlobalAccess"]
     assert resource["isComponent"] is True
-    fields = _camel_fields(StackConfig, EdgeConfig)
-    assert set(resource["inputProperties"]) == set(fields)
+    # Every key of the namespace the parsers read, none other.
+    keys = [*StackConfig.model_fields, *EDGE_KEYS]
+    assert set(resource["inputProperties"]) == {camel_case(key) for key in keys}
     assert resource["requiredInputs"] == ["cluster"]
     inputs = resource["inputProperties"]
     assert inputs["cluster"]["$ref"] == "#/types/wfga:index:Cluster"
