@@ -7,7 +7,7 @@ back into the models, which validate them.
 """
 
 from enum import Enum
-from typing import NotRequired, TypedDict
+from typing import Any, NotRequired, TypedDict
 
 import pulumi
 
@@ -71,10 +71,25 @@ class AlicloudCertificateRegion(Enum):
     ApSoutheast1 = "ap-southeast-1"
 
 
+class ServiceDomainRole(Enum):
+    """Allowed values of ``role`` in ServiceDomain."""
+
+    Im = "im"
+    Api = "api"
+    Upload = "upload"
+
+
 class ServiceDomainProvider(Enum):
     """Allowed values of ``provider`` in ServiceDomain."""
 
     Cloudflare = "cloudflare"
+    AlicloudDcdn = "alicloud-dcdn"
+    Cloudfront = "cloudfront"
+
+
+class UploadFrontProvider(Enum):
+    """Allowed values of ``provider`` in UploadFront."""
+
     AlicloudDcdn = "alicloud-dcdn"
     Cloudfront = "cloudfront"
 
@@ -197,7 +212,7 @@ class AccessPoint(TypedDict):
     cen_bandwidth_mbps: NotRequired[int]
     """cap of the CEN peer link"""
     eip_bandwidth_mbps: NotRequired[int]
-    """cap of each EIP"""
+    """Alibaba: cap of each EIP in Mbit/s; pay-by-traffic EIPs, the only kind an NLB binds, take 1..200"""
     pinned_eips: NotRequired[list[PinnedEip]]
 
 
@@ -244,9 +259,11 @@ class OriginTimeouts(TypedDict):
 
 
 class ServiceDomain(TypedDict):
-    """The IM address or the licence domain, dynamically accelerated: nothing is cached."""
+    """A host dynamically accelerated (nothing cached): the licensed IM domain or an API domain."""
 
     name: str
+    role: ServiceDomainRole
+    """im: the licensed IM domain (exactly one); api: any other HTTP service"""
     provider: ServiceDomainProvider
     origin: Origin
     zone: NotRequired[str]
@@ -261,11 +278,39 @@ class ServiceDomain(TypedDict):
     """cloudfront origin timeouts"""
 
 
+class Bucket(TypedDict):
+    """One bucket and the media kinds im-server stores in it."""
+
+    name: str
+    """the bucket's name"""
+    kinds: Any
+    """media kinds it serves, or short-lived / long-lived for WildFire's split"""
+    domain: NotRequired[str]
+    """oss, s3, qiniu: the CDN host that serves it"""
+    origin: NotRequired[Origin]
+    """qiniu: the bucket's own Qiniu domain"""
+
+
+class UploadFront(TypedDict):
+    """The private store's upload host behind *dynamic* acceleration (nothing cached)."""
+
+    name: str
+    """the host clients upload to, e.g. upload.example.com"""
+    provider: UploadFrontProvider
+    zone: NotRequired[str]
+    """a wfga:dns_zones name; unset: DNS is not managed here"""
+    scope: NotRequired[str]
+    certificate: NotRequired[AlicloudCertificate]
+    acm_certificate_arn: NotRequired[str]
+    timeouts: NotRequired[OriginTimeouts]
+
+
 class StorageCdn(TypedDict):
-    """The CDN in front of the object storage; it caches, unlike a service domain."""
+    """The caching CDN in front of every bucket (downloads only), unlike a service domain."""
 
     provider: StorageCdnProvider
-    domain: str
+    domain: NotRequired[str]
+    """private only: the one download host; buckets are paths under it"""
     zone: NotRequired[str]
     """a wfga:dns_zones name; unset: DNS is not managed here"""
     scope: NotRequired[str]
@@ -277,17 +322,26 @@ class StorageCdn(TypedDict):
 
 
 class ObjectStorage(TypedDict):
-    """Where im-server keeps media, and the CDN that serves downloads (and private-store uploads)."""
+    """Where im-server keeps media: buckets per media kind, each behind the caching CDN for downloads, and where clients upload (the storage's own endpoint, optionally accelerated)."""
 
     kind: ObjectStorageKind
-    bucket: str
-    """the bucket behind the CDN domain"""
     region: NotRequired[str]
     """oss: Alibaba region; s3: AWS region"""
     origin: NotRequired[Origin]
-    """qiniu: the bucket domain; private: the store's endpoint"""
+    """private: the store's public HTTP endpoint"""
+    ssl_port: NotRequired[int]
+    """private: the store's HTTPS port; unset: 0 (none)"""
     upload_host: NotRequired[str]
     """qiniu: the upload domain of the bucket's region"""
+    buckets: list[Bucket]
+    shared_bucket: NotRequired[bool]
+    """accept a bucket holding both short-lived and long-lived media"""
+    upload_acceleration: NotRequired[bool]
+    """accelerate uploads, not only downloads"""
+    upload: NotRequired[UploadFront]
+    """private + upload_acceleration: the upload front"""
+    cors_origins: NotRequired[list[str]]
+    """oss, s3: origins allowed by the bucket CORS rule; default ['*'], [] for none"""
     cdn: StorageCdn
 
 

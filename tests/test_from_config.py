@@ -25,7 +25,11 @@ def _point(**changes: object) -> AccessPoint:
         "name": "sg",
         "cloud": "alicloud",
         "region": "ap-southeast-1",
+        # An existing VPC the operator already routes to the cluster (over a VPN, say).
         "link": "existing",
+        "vpc_id": "vpc-t4ntestexisting0001",
+        "vswitches": {"ap-southeast-1a": "vsw-t4ntesta0001", "ap-southeast-1b": "vsw-t4ntestb0001"},
+        "route_table_id": "vtb-t4ntestexisting01",
         "vpc_cidr": "10.21.0.0/16",
         "zones": ["ap-southeast-1a", "ap-southeast-1b"],
     }

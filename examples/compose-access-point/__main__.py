@@ -38,7 +38,7 @@ cluster = Cluster(
     vpc_id="vpc-bp1examplecluster0001",
     cidr="172.16.0.0/16",
     route_table_ids=["vtb-bp1examplecluster001"],
-    attach_vswitches={"cn-hangzhou-h": "vsw-bp1exampleattachh001"},
+    attach_vswitches={"cn-hangzhou-h": "vsw-bp1exampleattachh001", "cn-hangzhou-i": "vsw-bp1exampleattachi001"},
     nodes=[Node(name=f"im-{slot}", slot=slot, private_ip=f"172.16.0.{10 + slot}") for slot in (1, 2, 3)],
 )
 singapore_point = AccessPoint(

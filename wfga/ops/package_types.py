@@ -44,7 +44,7 @@ back into the models, which validate them.
 """
 
 from enum import Enum
-from typing import NotRequired, TypedDict
+from typing import {typing}
 
 import pulumi'''
 
@@ -92,6 +92,14 @@ def _one_line(doc: str | None) -> str | None:
     return " ".join(line.strip() for line in inspect.cleandoc(doc).splitlines() if line.strip())
 
 
+class _Union:
+    """A field of several shapes (a list of kinds, or one name for a set of them): the schema has
+    no union type the host can infer, so it is Any there, and the model checks the shape."""
+
+    def __init__(self, members: tuple[Any, ...]) -> None:
+        self.members = members
+
+
 def _unwrap(tp: Any) -> Any:
     """The type without Annotated metadata and without None (optionality is the field's default)."""
     while True:
@@ -101,7 +109,7 @@ def _unwrap(tp: Any) -> Any:
         elif origin in (Union, types.UnionType):
             rest = [arg for arg in get_args(tp) if arg is not type(None)]
             if len(rest) != 1:
-                raise TypeError(f"no schema type for the union {tp!r}")
+                return _Union(tuple(rest))
             tp = rest[0]
         else:
             return tp
@@ -111,6 +119,10 @@ def _models_in(tp: Any) -> list[type[BaseModel]]:
     tp = _unwrap(tp)
     if isinstance(tp, type) and issubclass(tp, BaseModel):
         return [tp]
+    if isinstance(tp, _Union):
+        if any(_models_in(member) for member in tp.members):
+            raise TypeError(f"a union with a model in it has no schema type: {tp.members!r}")
+        return []
     if get_origin(tp) in (list, dict):
         return [m for arg in get_args(tp) for m in _models_in(arg)]
     return []
@@ -168,21 +180,30 @@ class _Renderer:
 
     def annotation(self, owner: str, field_name: str, tp: Any) -> str:
         tp = _unwrap(tp)
+        if isinstance(tp, _Union):
+            return "Any"
         origin = get_origin(tp)
         if origin is Literal:
             return self._enum(owner, field_name, tuple(map(str, get_args(tp))))
         if origin is list:
-            return f"list[{self.annotation(owner, field_name, get_args(tp)[0])}]"
+            return f"list[{self._element(owner, field_name, get_args(tp)[0])}]"
         if origin is dict:
             key, value = get_args(tp)
             if key is not str:
                 raise TypeError(f"{owner}.{field_name}: map keys must be strings in a schema")
-            return f"dict[str, {self.annotation(owner, field_name, value)}]"
+            return f"dict[str, {self._element(owner, field_name, value)}]"
         if isinstance(tp, type) and issubclass(tp, BaseModel):
             return tp.__name__
         if tp in _SCALARS:
             return _SCALARS[tp]
         raise TypeError(f"{owner}.{field_name}: no schema type for {tp!r}")
+
+    def _element(self, owner: str, field_name: str, tp: Any) -> str:
+        # The SDK's provider (3.272) maps each item of a list or map of enums as an object and loses
+        # its value; such items are strings in the schema, and the model checks them.
+        if get_origin(_unwrap(tp)) is Literal:
+            return "str"
+        return self.annotation(owner, field_name, tp)
 
     def typed_dict(self, name: str, doc: str | None, models: Sequence[type[BaseModel]]) -> _TypedDict:
         result = _TypedDict(name, _one_line(doc))
@@ -209,7 +230,10 @@ class _Renderer:
                 self.roots,
             )
         )
-        blocks = [HEADER]
+        used = {"NotRequired", "TypedDict"} | (
+            {"Any"} if any(f.annotation == "Any" for d in dicts for f in d.fields) else set()
+        )
+        blocks = [HEADER.replace("{typing}", ", ".join(sorted(used)))]
         for enum in self.enums.values():
             members = [f"    {_member(value)} = {_string(value)}" for value in enum.values]
             blocks.append("\n".join([f"class {enum.name}(Enum):", f"    {_string(enum.doc, doc=True)}", "", *members]))
