@@ -82,7 +82,8 @@ class AlicloudNlbAccessPoint(pulumi.ComponentResource):
                 )
                 for zone in lb.zones
             ],
-            opts=self._child,
+            # A replacement cannot bind the EIPs while the old NLB holds them: the old one goes first.
+            opts=pulumi.ResourceOptions.merge(self._child, pulumi.ResourceOptions(delete_before_replace=True)),
         )
         self.load_balancer_ids[lb.key] = nlb.id
         for mapping in lb.mappings:

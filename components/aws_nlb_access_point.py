@@ -119,7 +119,11 @@ class AwsNlbAccessPoint(pulumi.ComponentResource):
                 for zone in lb.zones
             ],
             region=self._region,
-            opts=self._network.gateway_opts(self._child),
+            # Removing a zone or the security group replaces an NLB; the new one cannot take the EIPs (nor
+            # the name) while the old one holds them, so the old one goes first (docs/safe-change.md).
+            opts=pulumi.ResourceOptions.merge(
+                self._network.gateway_opts(self._child), pulumi.ResourceOptions(delete_before_replace=True)
+            ),
         )
         self.load_balancer_ids[lb.key] = nlb.arn
         for mapping in lb.mappings:

@@ -19,8 +19,17 @@ from wfga.offline.rules import RULES, CloudRuleError, Resource, check
 ROOT = Path(__file__).resolve().parent.parent
 
 
-def res(type_: str, resource_name: str, /, deps: tuple[str, ...] = (), provider: str = "", **inputs: Any) -> Resource:
+def res(
+    type_: str,
+    resource_name: str,
+    /,
+    deps: tuple[str, ...] = (),
+    provider: str = "",
+    delete_before_replace: bool = False,
+    **inputs: Any,
+) -> Resource:
     return Resource(
+        delete_before_replace=delete_before_replace,
         urn=f"urn:pulumi:test::wfga::{type_}::{resource_name}",
         type=type_,
         name=resource_name,
@@ -139,6 +148,16 @@ CASES: dict[str, tuple[tuple[Resource, ...], tuple[Resource, ...], str]] = {
         ),
         (*NETWORK, INSTANCE, res(cr.AWS_EIP_ASSOCIATION, "va-vm-1-eip", deps=(INSTANCE.urn,), instanceId=INSTANCE.id)),
         "does not depend on internet gateway va-igw",
+    ),
+    "nlb-eips-delete-before-replace": (
+        (
+            res(cr.AWS_LB, "va-nlb-1", delete_before_replace=True, subnetMappings=[{"allocationId": "eipalloc-1"}]),
+            res(cr.ALI_NLB, "sg-nlb-1", delete_before_replace=True, zoneMappings=[{"allocationId": "eip-1"}]),
+            # Without EIPs a create-first replacement takes new addresses: nothing to hold back.
+            res(cr.ALI_NLB, "sg-nlb-2", zoneMappings=[{"zoneId": "a"}, {"zoneId": "b"}]),
+        ),
+        (res(cr.ALI_NLB, "sg-nlb-1", zoneMappings=[{"zoneId": "a", "allocationId": "eip-1"}]),),
+        "binds EIP(s) eip-1 but is replaced create-first",
     ),
     "alicloud-nlb-description": (
         (

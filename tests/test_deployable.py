@@ -112,3 +112,15 @@ def test_plan_refuses_what_the_cloud_refuses_exit_2_listing_every_violation(tmp_
         "characters, at most 32"
     ) in proc.stderr
     assert lines[-1] == "see docs/cloud-rules.md for each rule and its source"
+
+
+@pytest.mark.parametrize("stack", ["demo", "mixed-demo", "aws-demo", "sg", "fra"])
+def test_load_balancers_holding_eips_are_deleted_before_their_replacement(stack):
+    plan = stack_plan(stack)
+    assert broken(plan, "nlb-eips-delete-before-replace") == []
+    nlbs = plan.of_type(rules.AWS_LB) + plan.of_type(rules.ALI_NLB)
+    assert nlbs
+    assert all(n.delete_before_replace for n in nlbs)
+    # Only the load balancers: a listener or target group replaced create-first keeps serving meanwhile.
+    others = [r for r in plan.resources if r.delete_before_replace and r.type not in (rules.AWS_LB, rules.ALI_NLB)]
+    assert others == []

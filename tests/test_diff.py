@@ -114,8 +114,12 @@ def test_moving_a_slot_is_disruptive_for_that_node_only(base, tmp_path):
     moved = by_node(result)["im-2"]
     assert all(":82:1882:8082" in e for e in moved.removed)
     assert all(":85:1885:8085" in e for e in moved.added)
-    updated = {r.name: r.inputs for r in result.resources if r.action == "update"}
-    assert updated["sg-im-2-long-listener"] == ["listenerPort"]
+    # Alibaba changes an NLB listener's port only by replacing the listener (ForceNew in the provider).
+    replaced = {r.name: r for r in result.resources if r.action == "replace"}
+    assert replaced["sg-im-2-long-listener"].inputs == ["listenerPort"]
+    assert replaced["sg-im-2-long-listener"].note == "replaced: listenerPort changes"
+    assert set(replaced) == {f"sg-im-2-{s}-listener" for s in ("short", "long", "ws")}
+    assert any(n.startswith("listener sg-im-2-long-listener is replaced (listenerPort changes)") for n in result.notes)
 
 
 def test_a_slot_taken_over_by_another_node_names_the_wrong_forward(base, tmp_path):
@@ -196,6 +200,57 @@ def test_a_replaced_load_balancer_is_disruptive_even_with_the_same_entries(base)
     assert set(impacts(result).values()) == {"none"}
     assert (result.impact, result.exit_code) == ("disruptive", 3)
     assert any("sg-nlb-1 is replaced" in n for n in result.notes)
+
+
+def test_a_replaced_load_balancer_that_holds_eips_is_deleted_first_and_says_so(base):
+    assert _resource(base, "sg-nlb-1")["delete_before_replace"] is True
+    head = copy.deepcopy(base)
+    _resource(head, "sg-nlb-1")["inputs"]["vpcId"] = "vpc-other"
+    result = diff.compare(base, head, "base", "head")
+    (change,) = result.resources
+    assert change.note == "replaced: vpcId changes; the old one is deleted first"
+    (note,) = result.notes
+    assert note.startswith("load balancer sg-nlb-1 is replaced, the old one deleted first")
+    assert "the EIPs are separate, protected resources and keep their addresses" in note
+
+
+AWS_NLB: dict[str, Any] = {
+    "type": "aws:lb/loadBalancer:LoadBalancer",
+    "urn": "urn:pulumi:t::wfga::wfga:aws_nlb_access_point:AwsNlbAccessPoint$aws:lb/loadBalancer:LoadBalancer::va-nlb-1",
+    "name": "va-nlb-1",
+    "custom": True,
+    "delete_before_replace": True,
+    "inputs": {
+        "loadBalancerType": "network",
+        "securityGroups": ["sg-1"],
+        "subnetMappings": [{"subnetId": "subnet-a", "allocationId": "eipalloc-a"}],
+    },
+}
+
+
+def _aws_nlb_change(**inputs: Any) -> diff.PlanDiff:
+    head = copy.deepcopy(AWS_NLB)
+    head["inputs"].update(inputs)
+    return diff.compare({"resources": [AWS_NLB], "outputs": {}}, {"resources": [head], "outputs": {}}, "a", "b")
+
+
+def test_an_aws_nlb_takes_new_subnets_in_place_but_is_replaced_when_one_goes_or_its_groups_do():
+    # terraform-provider-aws customizeDiffLoadBalancerNLB decides, not a ForceNew flag.
+    zone_b = {"subnetId": "subnet-b", "allocationId": "eipalloc-b"}
+    added = _aws_nlb_change(subnetMappings=[*AWS_NLB["inputs"]["subnetMappings"], zone_b])
+    assert [(r.action, r.inputs) for r in added.resources] == [("update", ["subnetMappings"])]
+    assert added.impact == "none"
+    removed = _aws_nlb_change(subnetMappings=[zone_b])
+    assert [(r.action, r.note) for r in removed.resources] == [
+        ("replace", "replaced: subnetMappings changes; the old one is deleted first")
+    ]
+    assert removed.impact == "disruptive"
+    ungrouped = _aws_nlb_change(securityGroups=[])
+    assert [(r.action, r.note) for r in ungrouped.resources] == [
+        ("replace", "replaced: securityGroups changes; the old one is deleted first")
+    ]
+    regrouped = _aws_nlb_change(securityGroups=["sg-2"])
+    assert [r.action for r in regrouped.resources] == ["update"]
 
 
 def test_placeholder_addresses_are_compared_by_the_eip_behind_them(base):

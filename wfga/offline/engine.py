@@ -143,6 +143,8 @@ class ResourceRecord:
     aliases: list[str] = field(default_factory=list)
     # Create/update/delete timeouts the program sets, where it sets them (Pulumi duration strings).
     custom_timeouts: dict[str, str] = field(default_factory=dict)
+    # ResourceOptions.delete_before_replace: a replacement deletes this resource before creating the new one.
+    delete_before_replace: bool = False
 
 
 @dataclass
@@ -297,6 +299,7 @@ class RecordingMonitor(pulumi_mocks.MockMonitor):
                 custom=custom,
                 aliases=aliases,
                 custom_timeouts=_timeouts(request),
+                delete_before_replace=bool(getattr(request, "deleteBeforeReplace", False)),
             )
         )
 

@@ -86,6 +86,7 @@ class Recorded(Protocol):
     provider: str
     id: str
     inputs: dict[str, Any]
+    delete_before_replace: bool
 
 
 @dataclass(frozen=True)
@@ -98,6 +99,7 @@ class Resource:
     parent: str = ""
     dependencies: tuple[str, ...] = ()
     provider: str = ""
+    delete_before_replace: bool = False
 
     @classmethod
     def of(cls, record: Recorded) -> Resource:
@@ -110,6 +112,7 @@ class Resource:
             parent=record.parent,
             dependencies=tuple(record.dependencies),
             provider=record.provider,
+            delete_before_replace=record.delete_before_replace,
         )
 
     @property
@@ -508,6 +511,29 @@ def _eip_association_needs_gateway(resource: Resource, index: PlanIndex) -> Iter
     yield from _needs_gateway(resource, index, [instance.inputs.get("subnetId")], "dependencies")
 
 
+def _bound_allocations(resource: Resource) -> list[str]:
+    """The EIP allocation ids an NLB binds in its zone (Alibaba) or subnet (AWS) mappings."""
+    key = "zoneMappings" if resource.type == ALI_NLB else "subnetMappings"
+    mappings = resource.inputs.get(key)
+    return [
+        str(m["allocationId"])
+        for m in (mappings if isinstance(mappings, list) else [])
+        if isinstance(m, Mapping) and m.get("allocationId")
+    ]
+
+
+def _nlb_with_eips_deletes_first(resource: Resource, index: PlanIndex) -> Iterator[Finding]:
+    bound = _bound_allocations(resource)
+    if bound and not resource.delete_before_replace:
+        yield (
+            "deleteBeforeReplace",
+            (
+                f"binds EIP(s) {', '.join(bound)} but is replaced create-first: the new load balancer cannot take "
+                "addresses the old one still holds (nor, on AWS, its name); set delete_before_replace=True"
+            ),
+        )
+
+
 # --- Alibaba Cloud -------------------------------------------------------------------------------
 
 
@@ -795,6 +821,35 @@ RULES: tuple[Rule, ...] = (
         "an EIP association for an instance in a VPC this plan creates depends on that VPC's internet gateway",
         (_CFN_DEPENDS_ON,),
         _eip_association_needs_gateway,
+    ),
+    Rule(
+        "nlb-eips-delete-before-replace",
+        (AWS_LB, ALI_NLB),
+        "deleteBeforeReplace (resource option)",
+        "a load balancer that binds EIPs in its zone/subnet mappings is deleted before its replacement is created",
+        (
+            Source(
+                "issue",
+                "terraform-provider-aws issue 15031",
+                "Error creating network Load Balancer: ResourceInUse: The allocation IDs are not available for use",
+                "https://github.com/hashicorp/terraform-provider-aws/issues/15031",
+            ),
+            Source(
+                "issue",
+                "terraform-aws-alb issue 203",
+                "Terraform apply will fail because of the name clash and because it doesn't try to delete the NLB "
+                "beforehand.",
+                "https://github.com/terraform-aws-modules/terraform-aws-alb/issues/203",
+            ),
+            Source(
+                "api",
+                "Alibaba Cloud EIP AssociateEipAddress",
+                "You cannot call the AssociateEipAddress operation to associate an EIP with multiple instances at a "
+                "time.",
+                "https://www.alibabacloud.com/help/en/eip/developer-reference/api-120195",
+            ),
+        ),
+        _nlb_with_eips_deletes_first,
     ),
     Rule(
         "alicloud-nlb-description",

@@ -45,11 +45,16 @@ EXIT_BAD_INPUT = 2
 _RANK: dict[Impact, int] = {"none": 0, "additive": 1, "disruptive": 2}
 
 EIP_TYPES = {"alicloud:ecs/eipAddress:EipAddress": "ipAddress", "aws:ec2/eip:Eip": "publicIp"}
-LOAD_BALANCER_TYPES = {"alicloud:nlb/loadBalancer:LoadBalancer", "aws:lb/loadBalancer:LoadBalancer"}
+AWS_LB = "aws:lb/loadBalancer:LoadBalancer"
+AWS_TARGET_GROUP = "aws:lb/targetGroup:TargetGroup"
+LOAD_BALANCER_TYPES = {"alicloud:nlb/loadBalancer:LoadBalancer", AWS_LB}
+LISTENER_TYPES = {"alicloud:nlb/listener:Listener", "aws:lb/listener:Listener"}
 
 # Inputs the providers mark ForceNew (alicloud: terraform-provider-alicloud schemas; aws: the
-# aws_eip / aws_lb schemas, unverified against 7.x).  A change to one of them replaces the resource:
-# a replaced EIP gets a new address, a replaced load balancer drops every connection on it.
+# aws_eip / aws_lb / aws_lb_target_group / aws_lb_listener schemas, unverified against 7.x).  A change
+# to one of them replaces the resource: a replaced EIP gets a new address, a replaced load balancer or
+# listener drops every connection on it.  An AWS NLB's subnets and security groups follow the
+# provider's own rule instead (:func:`_aws_nlb_forcing`).
 REPLACE_ON: dict[str, frozenset[str]] = {
     "alicloud:ecs/eipAddress:EipAddress": frozenset(
         {
@@ -68,12 +73,20 @@ REPLACE_ON: dict[str, frozenset[str]] = {
     "alicloud:nlb/loadBalancer:LoadBalancer": frozenset(
         {"addressIpVersion", "loadBalancerType", "resourceGroupId", "vpcId"}
     ),
+    # resource_alicloud_nlb_listener.go: an NLB listener's port or protocol never changes in place.
+    "alicloud:nlb/listener:Listener": frozenset(
+        {"endPort", "listenerPort", "listenerProtocol", "loadBalancerId", "startPort"}
+    ),
     "aws:ec2/eip:Eip": frozenset(
         {"address", "customerOwnedIpv4Pool", "domain", "ipamPoolId", "networkBorderGroup", "publicIpv4Pool", "region"}
     ),
     "aws:lb/loadBalancer:LoadBalancer": frozenset(
-        {"customerOwnedIpv4Pool", "internal", "loadBalancerType", "name", "namePrefix", "region", "subnetMappings"}
+        {"customerOwnedIpv4Pool", "internal", "loadBalancerType", "name", "namePrefix", "region"}
     ),
+    "aws:lb/targetGroup:TargetGroup": frozenset(
+        {"ipAddressType", "name", "namePrefix", "port", "protocol", "protocolVersion", "region", "targetType", "vpcId"}
+    ),
+    "aws:lb/listener:Listener": frozenset({"loadBalancerArn", "region"}),
 }
 
 
@@ -116,7 +129,7 @@ class PlanDiff:
     @property
     def impact(self) -> Impact:
         impacts: list[Impact] = [n.impact for n in self.nodes]
-        if any(r.action == "replace" and r.type in LOAD_BALANCER_TYPES for r in self.resources):
+        if any(r.action == "replace" and r.type in LOAD_BALANCER_TYPES | LISTENER_TYPES for r in self.resources):
             impacts.append("disruptive")
         return max(impacts, key=_RANK.__getitem__, default="none")
 
@@ -261,13 +274,70 @@ def _resource_changes(base: Mapping[str, Any], head: Mapping[str, Any]) -> list[
         if not keys:
             continue
         forcing = sorted(REPLACE_ON.get(res["type"], frozenset()) & set(keys))
+        if res["type"] == AWS_LB:
+            forcing = sorted(set(forcing) | set(_aws_nlb_forcing(before_in, after_in)))
         if forcing or provider_moved:
             why = ", ".join(forcing + (["provider"] if provider_moved else []))
-            changes.append(ResourceChange("replace", res["type"], res["name"], key, keys, f"replaced: {why} changes"))
+            note = f"replaced: {why} changes"
+            if other.get("delete_before_replace"):
+                note += "; the old one is deleted first"
+            changes.append(ResourceChange("replace", res["type"], res["name"], key, keys, note))
         else:
             changes.append(ResourceChange("update", res["type"], res["name"], key, keys))
     order: dict[Action, int] = {"replace": 0, "delete": 1, "create": 2, "update": 3}
     return sorted(changes, key=lambda c: (order[c.action], c.type, c.name))
+
+
+def _aws_nlb_forcing(before: Mapping[str, Any], after: Mapping[str, Any]) -> list[str]:
+    """What replaces an AWS network load balancer among its subnets and security groups.
+
+    terraform-provider-aws ``customizeDiffLoadBalancerNLB``: subnets may only be added (a removed or
+    changed mapping replaces the NLB), and security groups can be neither added to an NLB created
+    without any nor all removed.
+    """
+    if before.get("loadBalancerType", "network") != "network" or after.get("loadBalancerType", "network") != "network":
+        return []
+    forcing = []
+    for key in ("subnetMappings", "subnets"):
+        old, new = list(before.get(key) or []), list(after.get(key) or [])
+        if old != new and any(item not in new for item in old):
+            forcing.append(key)
+    old_groups, new_groups = before.get("securityGroups") or [], after.get("securityGroups") or []
+    if bool(old_groups) != bool(new_groups):
+        forcing.append("securityGroups")
+    return forcing
+
+
+def _replacement_notes(resources: Sequence[ResourceChange], head: Mapping[str, Any]) -> list[str]:
+    deletes_first = {resource_key(r["urn"]) for r in head.get("resources", []) if r.get("delete_before_replace")}
+    notes = []
+    for r in resources:
+        if r.action != "replace":
+            continue
+        if r.type in LOAD_BALANCER_TYPES:
+            if r.key in deletes_first:
+                notes.append(
+                    f"load balancer {r.name} is replaced, the old one deleted first (it holds the EIPs and the name "
+                    "the new one takes): every connection through its addresses drops and they answer nothing until "
+                    "the new load balancer is active; the EIPs are separate, protected resources and keep their "
+                    "addresses"
+                )
+            else:
+                notes.append(
+                    f"load balancer {r.name} is replaced: every connection through its addresses drops during the "
+                    "change"
+                )
+        elif r.type in LISTENER_TYPES:
+            notes.append(
+                f"listener {r.name} is replaced ({r.note.removeprefix('replaced: ')}): the cloud changes this only by "
+                "deleting and re-creating the listener, so connections through it drop"
+            )
+        elif r.type == AWS_TARGET_GROUP:
+            notes.append(
+                f"target group {r.name} is replaced ({r.note.removeprefix('replaced: ')}): the new group is created "
+                "and health-checked, its listener switches to it, then the old group is deleted"
+            )
+    return notes
 
 
 def compare(base: Mapping[str, Any], head: Mapping[str, Any], base_label: str, head_label: str) -> PlanDiff:
@@ -300,11 +370,7 @@ def compare(base: Mapping[str, Any], head: Mapping[str, Any], base_label: str, h
     ]
     switch = web_switch_note(base, head)
     notes = [switch] if switch else []
-    notes += [
-        f"load balancer {r.name} is replaced: every connection through its addresses drops during the change"
-        for r in resources
-        if r.action == "replace" and r.type in LOAD_BALANCER_TYPES
-    ]
+    notes += _replacement_notes(resources, head)
     notes += [f"EIP {r.name} is replaced: its address changes" for r in resources if r.key in replaced_eips]
     notes += [
         f"{'EIP' if r.type in EIP_TYPES else 'load balancer'} {r.name} is deleted" + (f" ({r.note})" if r.note else "")
