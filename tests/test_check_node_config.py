@@ -12,8 +12,9 @@ import pytest
 from tests.conftest import stack_plan
 from wfga.cli import main
 
-# Stand-ins for what the cloud assigned at deploy time (documentation range, never contacted).
-DEPLOYED = {"sg": ("203.0.113.11", "203.0.113.12"), "fra": ("203.0.113.21", "203.0.113.22")}
+# Stand-ins for what the cloud assigned at deploy time (shared address space, never contacted): the
+# documentation ranges are what the offline plan uses for placeholders, which no command hands out.
+DEPLOYED = {"sg": ("100.64.0.11", "100.64.0.12"), "fra": ("100.64.0.21", "100.64.0.22")}
 
 
 def _deployed_outputs(tmp_path: Path) -> tuple[Path, dict[str, str]]:
@@ -55,7 +56,7 @@ def test_drift_is_shown_and_exits_1(tmp_path, capsys):
     conf.write_text(f"server.backup_address {','.join(stale)}\n")
     code, out, _ = _run(capsys, "--node", "im-2", "--outputs", str(outputs), str(conf))
     assert code == 1
-    assert "missing:    203.0.113.21:82:1882:8082,203.0.113.22:82:1882:8082" in out
+    assert "missing:    100.64.0.21:82:1882:8082,100.64.0.22:82:1882:8082" in out
     assert "DRIFT" in out
     assert conf.read_text() == f"server.backup_address {','.join(stale)}\n"  # no --fix, no write
 
@@ -165,3 +166,46 @@ def test_fix_rewrites_an_indented_line_in_place(tmp_path, capsys):
     assert code == 0
     assert "rewritten on line 1" in out
     assert conf.read_text() == f"\tserver.backup_address {lines['im-1']}   \nport 1883\n"
+
+
+def test_outputs_alone_need_no_stack_and_fix_does_not_ask_for_fix(tmp_path, capsys):
+    outputs, lines = _deployed_outputs(tmp_path)
+    conf = tmp_path / "wildfirechat.conf"
+    conf.write_text("server.backup_address 100.64.9.9:81:1881:8081\n")
+    code = main(["check-node-config", "--node", "im-1", "--outputs", str(outputs), "--fix", str(conf)])
+    out = capsys.readouterr().out
+    assert code == 0
+    assert "run with --fix" not in out
+    assert out.rstrip().splitlines()[-1].startswith("fixed: server.backup_address rewritten on line 1")
+    assert conf.read_text() == f"server.backup_address {lines['im-1']}\n"
+    assert main(["check-node-config", "--node", "im-1", str(conf)]) == 2
+    assert "give --outputs FILE" in capsys.readouterr().err
+
+
+def test_a_marked_placeholder_line_is_rejected_and_fix_replaces_it(tmp_path, capsys):
+    outputs, lines = _deployed_outputs(tmp_path)
+    planned = stack_plan("demo").outputs["backup_addresses"]["im-3"].split(",")
+    marked = "server.backup_address  " + ",".join(f"#PLACEHOLDER {e}" for e in planned)
+    conf = tmp_path / "wildfirechat.conf"
+    conf.write_text(f"port 1883\n{marked}\nhttp_port 80\n")
+    args = ["check-node-config", "--node", "im-3", "--outputs", str(outputs), str(conf)]
+    assert main(args) == 1
+    out = capsys.readouterr().out
+    assert "REJECTED: the IM server refuses this file over line 2" in out
+    assert "line 2: #PLACEHOLDER entries, written from an offline plan" in out
+    assert main([*args, "--fix"]) == 0
+    assert "rewritten on line 2" in capsys.readouterr().out
+    assert conf.read_text() == f"port 1883\nserver.backup_address  {lines['im-3']}\nhttp_port 80\n"
+    assert main(args) == 0
+
+
+def test_a_stack_file_path_and_a_qualified_name_are_the_same_stack(tmp_path, capsys):
+    outputs, _ = _deployed_outputs(tmp_path)
+    conf = tmp_path / "wildfirechat.conf"
+    conf.write_text("port 1883\n")
+    for stack in ("demo", "stacks/Pulumi.demo.yaml", "organization/wfga/demo"):
+        code = main(["check-node-config", "--node", "im-1", "--stack", stack, "--outputs", str(outputs), str(conf)])
+        assert code == 1, stack
+        out = capsys.readouterr().out
+        assert "DRIFT: run with --fix" in out
+        assert "expected:   100.64.0.11:81:1881:8081" in out

@@ -8,6 +8,7 @@ import subprocess
 import sys
 
 from tests.conftest import PROJECT, project_env
+from wfga.ops import wfconf
 
 
 def run(*args: str) -> subprocess.CompletedProcess[str]:
@@ -21,25 +22,101 @@ def run(*args: str) -> subprocess.CompletedProcess[str]:
     )
 
 
-def test_plan_prints_summary_port_map_and_node_lines(tmp_path):
-    proc = run("plan", "demo", "--json", str(tmp_path / "plan.json"), "--out", str(tmp_path / "out"))
+def test_plan_prints_summary_bom_port_map_and_node_entries(tmp_path):
+    proc = run("plan", "demo", "--json", str(tmp_path / "plan.json"))
     assert proc.returncode == 0, proc.stderr
     out = proc.stdout
     assert "AlicloudNlbAccessPoint sg: 60 resources" in out
-    assert "im-6: server.backup_address  " in out
+    # Placeholders only: entries to review, no line to paste.
+    assert "server.backup_address" not in out
+    entries = json.loads((tmp_path / "plan.json").read_text(encoding="utf-8"))["outputs"]["backup_addresses"]
+    first = entries["im-6"].split(",")[0]
+    assert f"  im-6: {first.replace(':', '*:', 1)}," in out
     assert "* placeholder" in out
     data = json.loads((tmp_path / "plan.json").read_text(encoding="utf-8"))
     assert set(data) == {"stack", "resources", "outputs", "placeholders"}
-    first = data["resources"][0]
-    assert set(first) >= {"urn", "type", "name", "parent", "dependencies", "protect", "id", "inputs", "state"}
+    first_resource = data["resources"][0]
+    assert set(first_resource) >= {"urn", "type", "name", "parent", "dependencies", "protect", "id", "inputs", "state"}
     listener = next(r for r in data["resources"] if r["type"] == "alicloud:nlb/listener:Listener")
     assert "listenerPort" in listener["inputs"]  # exactly as sent to the engine: camelCase
+
+
+def test_plan_prints_the_bill_of_materials_per_region():
+    proc = run("plan", "demo")
+    assert proc.returncode == 0, proc.stderr
+    bom = proc.stdout.split("Bill of materials", 1)[1].split("\n\n", 1)[0].splitlines()[1:]
+    rows = {line.split()[0]: line.split()[1:] for line in bom[2:]}
+    assert bom[0].split() == [
+        "region",
+        "NLBs",
+        "listeners",
+        "EIPs",
+        "transit",
+        "routers",
+        "TR",
+        "VPC",
+        "attachments",
+        "TR",
+        "peer",
+        "attachments",
+        "CEN",
+        "instances",
+    ]
+    # Per access point region: 1 NLB, 6 nodes x 3 listeners, one EIP per zone (2), its own TR,
+    # attached to its VPC and peered with the cluster's; the cluster region has the core TR; CEN is global.
+    assert rows["ap-southeast-1"] == ["1", "18", "2", "1", "1", "1", "-"]
+    assert rows["eu-central-1"] == ["1", "18", "2", "1", "1", "1", "-"]
+    assert rows["cn-hangzhou"] == ["-", "-", "-", "1", "1", "-", "-"]
+    assert rows["(global)"] == ["-", "-", "-", "-", "-", "-", "1"]
+
+
+def test_plan_out_refuses_placeholder_addresses_and_writes_nothing(tmp_path):
+    proc = run("plan", "demo", "--out", str(tmp_path / "out"))
+    assert proc.returncode == 2
+    assert proc.stderr.startswith("wfga plan: 4 placeholder address(es)")
+    assert "--allow-placeholders" in proc.stderr and "Traceback" not in proc.stderr
+    assert not (tmp_path / "out").exists()
+
+
+def test_allowed_placeholders_are_marked_so_the_server_refuses_the_line(tmp_path):
+    proc = run(
+        "plan", "demo", "--json", str(tmp_path / "plan.json"), "--out", str(tmp_path / "out"), "--allow-placeholders"
+    )
+    assert proc.returncode == 0, proc.stderr
+    data = json.loads((tmp_path / "plan.json").read_text(encoding="utf-8"))
     conf = (tmp_path / "out" / "im-2.conf").read_text(encoding="utf-8")
-    assert conf == data["outputs"]["node_config"]["im-2"] + "\n"
+    entries = data["outputs"]["backup_addresses"]["im-2"].split(",")
+    assert conf == "server.backup_address  " + ",".join(f"#PLACEHOLDER {e}" for e in entries) + "\n"
+    assert f"  im-2: {conf.strip()}" in proc.stdout
+    # Both im-server parsers refuse the file, however the line is spaced; check-node-config says so.
+    for text in (conf, conf.replace("  ", " ", 1)):
+        parsed = wfconf.parse(text)
+        assert parsed.rejected == [1]
+        assert parsed.older  # the pre-debd4f1a parser refuses any '#' after column 0
     with (tmp_path / "out" / "port-map.csv").open(encoding="utf-8") as f:
         rows = list(csv.DictReader(f))
     assert len(rows) == len(data["outputs"]["port_map"]) == 72
     assert rows[0]["public_port"] == "81"
+
+
+def test_node_config_refuses_placeholders_of_stacks_and_plans_but_takes_deployed_outputs(tmp_path):
+    plan_json = tmp_path / "sg-plan.json"
+    assert run("plan", "sg", "--json", str(plan_json), "--quiet").returncode == 0
+    for source in ("sg", "stacks/Pulumi.sg.yaml", str(plan_json)):
+        proc = run("node-config", source, "fra")
+        assert proc.returncode == 2, source
+        assert proc.stderr.startswith("wfga node-config: 4 placeholder address(es)")
+        assert proc.stdout == ""
+    # `pulumi stack output --json` of deployed stacks: stand-in addresses (never contacted).
+    outputs = json.loads(plan_json.read_text(encoding="utf-8"))["outputs"]
+    text = json.dumps(outputs)
+    for n, ip in enumerate(json.loads(plan_json.read_text(encoding="utf-8"))["placeholders"]):
+        if ip.count(".") == 3:
+            text = text.replace(f"{ip}:", f"100.64.0.{n % 250 + 1}:")
+    (tmp_path / "sg.json").write_text(text, encoding="utf-8")
+    proc = run("node-config", str(tmp_path / "sg.json"), "--out", str(tmp_path / "out"))
+    assert proc.returncode == 0, proc.stderr
+    assert (tmp_path / "out" / "im-1.conf").read_text(encoding="utf-8").startswith("server.backup_address  100.64.0.")
 
 
 def test_plan_of_a_missing_stack_names_the_known_ones():
@@ -60,7 +137,7 @@ def test_bad_config_exits_2_without_traceback(tmp_path):
 
 
 def test_plan_out_writes_each_vms_nginx_conf(tmp_path):
-    proc = run("plan", "vm-demo", "--out", str(tmp_path), "--quiet")
+    proc = run("plan", "vm-demo", "--out", str(tmp_path), "--quiet", "--allow-placeholders")
     assert proc.returncode == 0, proc.stderr
     assert sorted(p.name for p in tmp_path.glob("*.nginx.conf")) == [
         "tyo-vm-1.nginx.conf",

@@ -60,9 +60,16 @@ def test_resource_names_are_the_same_in_both_layouts():
 def test_node_config_command_merges_output_files(tmp_path, capsys):
     for stack in ("sg", "fra"):
         (tmp_path / f"{stack}.json").write_text(json.dumps(stack_plan(stack).outputs), encoding="utf-8")
-    code = main(["node-config", str(tmp_path / "sg.json"), str(tmp_path / "fra.json"), "--out", str(tmp_path / "out")])
-    assert code == 0
-    demo = stack_plan("demo").outputs["node_config"]
+    sources = [str(tmp_path / "sg.json"), str(tmp_path / "fra.json")]
+    # Outputs of an offline plan hold documentation-range placeholders: refused, whatever the file.
+    assert main(["node-config", *sources, "--out", str(tmp_path / "out")]) == 2
+    assert not (tmp_path / "out").exists()
+    capsys.readouterr()
+    assert main(["node-config", *sources, "--out", str(tmp_path / "out"), "--allow-placeholders"]) == 0
+    demo = {
+        node: "server.backup_address  " + ",".join(f"#PLACEHOLDER {e}" for e in value.split(","))
+        for node, value in stack_plan("demo").outputs["backup_addresses"].items()
+    }
     assert (tmp_path / "out" / "im-4.conf").read_text(encoding="utf-8") == demo["im-4"] + "\n"
     assert capsys.readouterr().out.splitlines()[0] == f"im-1: {demo['im-1']}"
 

@@ -166,3 +166,40 @@ def test_filters_select_access_points_and_nodes(tmp_path, sockets, capsys):
     assert main(["probe", "--outputs", str(path), "--access-point", "sg"]) == 0
     assert main(["probe", "--outputs", str(path), "--node", "im-9"]) == 2
     assert "no address left" in capsys.readouterr().err
+
+
+def test_each_failure_names_its_zone_and_address_in_the_node_table(tmp_path, sockets, capsys):
+    sockets.append(listening("127.0.0.1"))
+    dead = closed_port("127.0.0.6")
+    rows = [
+        row("sg", "im-1", "short", "127.0.0.1", sockets[0].getsockname()[1], zone="ap-southeast-1a"),
+        row("sg", "im-1", "short", "127.0.0.6", dead, zone="ap-southeast-1b"),
+    ]
+    assert main(["probe", "--outputs", str(write_outputs(tmp_path, rows))]) == 1
+    out = capsys.readouterr().out.splitlines()
+    header = next(line for line in out if line.startswith("node"))
+    assert header.split()[-2:] == ["failed", "at"]
+    [im1] = [line for line in out if line.startswith("im-1 ")]
+    assert im1.split()[-1] == f"ap-southeast-1b/127.0.0.6:{dead}"
+    failure = out[out.index("Failures") + 3]
+    assert failure.split()[:4] == ["sg", "nlb-1", "ap-southeast-1b", f"127.0.0.6:{dead}"]
+
+
+def test_a_local_dry_run_probes_a_plans_ports_at_one_address(tmp_path, sockets, capsys):
+    # An offline plan's port map with placeholder addresses, probed at 127.0.0.1 where a local
+    # stand-in listens on two of its ports: every zone's address collapses onto the one address.
+    sockets += [listening("127.0.0.1"), listening("127.0.0.1")]
+    ports = [s.getsockname()[1] for s in sockets]
+    rows = [
+        row("sg", "im-1", service, "127.0.0.1", port, zone=zone) | {"public_ip": ip}
+        for service, port in zip(("short", "long"), ports, strict=True)
+        for zone, ip in (("z-a", "198.51.100.7"), ("z-b", "198.51.100.8"))
+    ]
+    plan = tmp_path / "plan.json"
+    plan.write_text(json.dumps({"stack": "t", "resources": [], "outputs": {"port_map": rows}, "placeholders": []}))
+    assert main(["probe", str(plan)]) == 2  # placeholders are not deployed addresses
+    assert "--address" in capsys.readouterr().err
+    assert main(["probe", str(plan), "--address", "127.0.0.1"]) == 0
+    out = capsys.readouterr().out
+    assert "2 of 2 addresses answered" in out
+    assert main(["probe", str(plan), "--address", "127.0.0.1", "--node", "im-9"]) == 2

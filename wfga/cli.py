@@ -1,34 +1,96 @@
-"""``python -m wfga``: the offline plan and the node-config merge."""
+"""``python -m wfga`` (or ``wfga``): plan stacks offline, hand out node lines, review and check changes.
+
+Every command that reads a stack takes it the same way: a stack name (``stacks/Pulumi.<STACK>.yaml``
+of the project around the working directory, as the Pulumi CLI finds it), or a path to a stack file
+(positional, or ``--config-file PATH``), whose project is the nearest ``Pulumi.yaml`` above it.
+Commands that only need a plan's outputs also take a ``.json`` file: ``wfga plan --json`` or
+``pulumi stack output --json``.
+"""
 
 from __future__ import annotations
 
 import argparse
 import json
 import sys
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 from wfga.model.config import ConfigError, parse_stack_config
-from wfga.offline.engine import Plan, plan_stack_file, run_program
-from wfga.offline.stackfile import load_stack, project_of, project_root, stack_name_of, stack_path
-from wfga.ops import diagram, diff, probe, wfconf
-from wfga.ops.node_config import merge
+from wfga.offline.engine import Plan, run_program
+from wfga.offline.stackfile import StackValues, load_stack, project_of, project_root, stack_path
+from wfga.ops import diagram, diff, node_tool, probe, wfconf
+from wfga.ops.node_config import PlaceholderError, merge_lists, safe_lines
 from wfga.ops.report import port_map_csv, render_plan
 from wfga.plan.cloudinit import nginx_conf
 from wfga.plan.portplan import AccessPointPlan, plan_stack
 
 EXIT_BAD_INPUT = 2
+STACK_HELP = "a stack name (the file stacks/Pulumi.STACK.yaml) or a stack file's path"
 
 
-def _stack_file(args: argparse.Namespace) -> tuple[Path, Path]:
-    """The stack file and its project (the nearest Pulumi.yaml above the file)."""
-    if args.config_file:
-        path = Path(args.config_file).resolve()
+def is_stack_file(spec: str) -> bool:
+    # Not "contains a slash": a fully qualified stack name (org/project/stack) has two.
+    return spec.endswith((".yaml", ".yml")) or Path(spec).is_file()
+
+
+def stack_file(spec: str) -> tuple[Path, Path]:
+    """A stack name or a stack file's path: the file and its project."""
+    if is_stack_file(spec):
+        path = Path(spec).resolve()
         return path, project_of(path)
-    if not args.stack:
-        raise ConfigError(["give a stack name (a file stacks/Pulumi.<stack>.yaml) or --config-file PATH"])
     root = project_root()
-    return stack_path(root, args.stack), root
+    # `organization/wfga/prod`, as Pulumi names stacks, is the file of stack `prod`.
+    return stack_path(root, spec.rsplit("/", 1)[-1]), root
+
+
+def load_spec(spec: str) -> tuple[StackValues, Path]:
+    path, root = stack_file(spec)
+    return load_stack(path, root), root
+
+
+def plan_spec(spec: str) -> Plan:
+    values, root = load_spec(spec)
+    return run_program(values, root)
+
+
+def _one_stack(args: argparse.Namespace) -> str:
+    """The single stack of a command taking STACK or --config-file PATH."""
+    given = [s for s in (args.stack, args.config_file) if s]
+    if len(given) != 1:
+        raise ConfigError([f"give one stack: {STACK_HELP}, or --config-file PATH"])
+    return str(given[0])
+
+
+@dataclass(frozen=True)
+class Outputs:
+    """A source of node entries: its label, its outputs, and the addresses in it that are placeholders."""
+
+    label: str
+    outputs: dict[str, Any]
+    placeholders: frozenset[str]
+    planned: bool
+
+
+def read_json(spec: str) -> Outputs:
+    """A ``wfga plan --json`` file or ``pulumi stack output --json``."""
+    try:
+        data = json.loads(Path(spec).read_text(encoding="utf-8"))
+    except (OSError, ValueError) as err:
+        raise ConfigError([f"{spec}: cannot read stack outputs ({err})"]) from None
+    if not isinstance(data, dict):
+        raise ConfigError([f"{spec}: expected a JSON object (wfga plan --json, or pulumi stack output --json)"])
+    if "resources" in data and "outputs" in data:
+        return Outputs(spec, dict(data["outputs"]), frozenset(data.get("placeholders", [])), planned=True)
+    return Outputs(spec, data, frozenset(), planned=False)
+
+
+def outputs_of(spec: str) -> Outputs:
+    """STACK, a stack file (planned offline) or a JSON file."""
+    if spec.endswith(".json"):
+        return read_json(spec)
+    plan = plan_spec(spec)
+    return Outputs(plan.stack, plan.outputs, frozenset(plan.placeholders), planned=True)
 
 
 def _write_json(target: str, data: Any) -> None:
@@ -56,40 +118,45 @@ def _write_nginx_files(out: Path, plans: list[AccessPointPlan]) -> None:
             (out / f"{ap_plan.name}-{carrier.key}.nginx.conf").write_text(conf, encoding="utf-8")
 
 
+def _line_entries(outputs: dict[str, Any]) -> dict[str, list[str]]:
+    return {node: wfconf.entries(value) for node, value in outputs.get("backup_addresses", {}).items()}
+
+
 def cmd_plan(args: argparse.Namespace) -> int:
-    path, root = _stack_file(args)
-    values = load_stack(path, root)
+    values, root = load_spec(_one_stack(args))
     plan: Plan = run_program(values, root)
+    # Refuse before writing anything: a placeholder must not leave as if it were real.
+    lines = (
+        safe_lines(
+            _line_entries(plan.outputs),
+            plan.placeholders,
+            allow_placeholders=args.allow_placeholders,
+        )
+        if args.out
+        else {}
+    )
     if args.json:
         _write_json(args.json, plan.to_json())
     if args.out:
         out = Path(args.out)
-        _write_node_files(out, plan.outputs.get("node_config", {}))
+        _write_node_files(out, lines)
         (out / "port-map.csv").write_text(port_map_csv(plan.outputs.get("port_map", [])), encoding="utf-8")
         _write_nginx_files(out, plan_stack(parse_stack_config(values.values)))
     if args.diagram:
         _write_diagram(Path(args.diagram), plan.to_json())
     if not args.quiet and args.json != "-":
-        print(render_plan(plan))
+        print(render_plan(plan, allow_placeholders=args.allow_placeholders))
     return 0
 
 
 def cmd_node_config(args: argparse.Namespace) -> int:
-    root = project_root()
-    sources: list[tuple[str, dict[str, Any]]] = []
-    for item in args.sources:
-        path = Path(item)
-        if path.suffix == ".json":
-            try:
-                data = json.loads(path.read_text(encoding="utf-8"))
-            except (OSError, ValueError) as err:
-                raise ConfigError([f"{item}: cannot read stack outputs ({err})"]) from None
-            # Accept `pulumi stack output --json` as well as `wfga plan --json`.
-            sources.append((item, data.get("outputs", data) if "resources" in data else data))
-        else:
-            plan = plan_stack_file(stack_path(root, item), root)
-            sources.append((stack_name_of(stack_path(root, item)), plan.outputs))
-    lines = merge(sources)
+    specs = [*args.sources, *(args.config_file or [])]
+    if not specs:
+        raise ConfigError([f"give the stacks in line order: each {STACK_HELP}, or an outputs .json"])
+    sources = [outputs_of(spec) for spec in specs]
+    entries = merge_lists([(s.label, s.outputs) for s in sources])
+    known = {ip for s in sources for ip in s.placeholders}
+    lines = safe_lines(entries, known, allow_placeholders=args.allow_placeholders)
     if args.json:
         _write_json(args.json, lines)
     if args.out:
@@ -124,82 +191,63 @@ def cmd_diff(args: argparse.Namespace) -> int:
     return diff.worst_exit(diffs)
 
 
-def _deployed_outputs(item: str) -> dict[str, Any]:
-    try:
-        data = json.loads(Path(item).read_text(encoding="utf-8"))
-    except (OSError, ValueError) as err:
-        raise ConfigError([f"{item}: cannot read stack outputs ({err})"]) from None
-    if not isinstance(data, dict) or ("resources" in data and "placeholders" in data):
-        raise ConfigError([f"{item}: not `pulumi stack output --json` of a deployed stack"])
-    return data
-
-
-def _backup_address(sources: list[tuple[str, dict[str, Any]]], node: str, what: str) -> str:
-    lines = merge(sources)
-    if node not in lines:
-        raise ConfigError([f"node {node} is not in {what}; nodes there: {', '.join(lines) or 'none'}"])
-    value = wfconf.parse(lines[node]).get(wfconf.BACKUP_ADDRESS_KEY)
-    return value or ""
-
-
 def cmd_check_node_config(args: argparse.Namespace) -> int:
-    root = project_root()
-    path = Path(args.path)
+    specs = [*(args.stack or []), *(args.config_file or [])]
+    if not specs and not args.outputs:
+        raise ConfigError(["give --outputs FILE (the deployed stacks), or --stack STACK to compare with the plan"])
     try:
-        text = wfconf.read_text(path.read_bytes())
-    except OSError as err:
-        return _fail("check-node-config", f"{path}: cannot read ({err.strerror})")
-    plans = [plan_stack_file(stack_path(root, stack), root) for stack in args.stack]
-    placeholders = {p for plan in plans for p in plan.placeholders}
-    planned = _backup_address([(plan.stack, plan.outputs) for plan in plans], args.node, "the plan")
-    deployed = None
-    if args.outputs:
-        deployed = _backup_address(
-            [(item, _deployed_outputs(item)) for item in args.outputs], args.node, "the deployed outputs"
+        deployed = node_tool.from_outputs(args.outputs, args.node) if args.outputs else None
+        planned = None
+        if specs:
+            sources = [outputs_of(spec) for spec in specs]
+            wildcards = frozenset(ip for s in sources for ip in s.placeholders)
+            entries = node_tool.node_entries([(s.label, s.outputs) for s in sources], args.node, "the plan")
+            planned = node_tool.Expected(entries, f"plan of {', '.join(s.label for s in sources)}", wildcards)
+        if deployed is not None and planned is not None:
+            pending = wfconf.compare_entries(deployed.entries, planned.entries, planned.wildcards)
+            deployed = node_tool.Expected(deployed.entries, deployed.source, pending=not pending.in_sync)
+        expected = deployed or planned
+        assert expected is not None
+        return node_tool.check(Path(args.path), args.node, expected, fix=args.fix)
+    except node_tool.NodeToolError as err:
+        return _fail("check-node-config", str(err))
+
+
+def cmd_build_node_tool(args: argparse.Namespace) -> int:
+    target = Path(args.target)
+    node_tool.build_zipapp(target)
+    print(f"wrote {target}: run it on an IM node with python3 {target.name} --node NODE --outputs FILE PATH")
+    return 0
+
+
+def _probe_targets(args: argparse.Namespace) -> list[probe.Target]:
+    given = [s for s in (args.source, args.outputs) if s]
+    if len(given) != 1:
+        raise probe.ProbeInputError(
+            "give one port map: --outputs FILE (`pulumi stack output --json`), or STACK / a plan with --address"
         )
-    expected, source, wildcards = (
-        (deployed, f"deployed outputs {', '.join(args.outputs)}", set[str]())
-        if deployed is not None
-        else (planned, f"plan of {', '.join(args.stack)}", placeholders)
-    )
-    conf = wfconf.parse(text)
-    line = conf.find(wfconf.BACKUP_ADDRESS_KEY)
-    actual = wfconf.entries(line.value or "") if line else []
-    drift = wfconf.compare_entries(actual, wfconf.entries(expected), wildcards)
-    print(f"node {args.node}: {path}")
-    print(wfconf.describe(conf, drift, source, wildcards))
-    if deployed is not None:
-        pending = wfconf.compare_entries(wfconf.entries(deployed), wfconf.entries(planned), placeholders)
-        if not pending.in_sync:
-            print("note: the plan differs from the deployed outputs; a `pulumi up` is pending for this node")
-    # A file the server refuses is as bad as drift, even if its entries are right.
-    broken = 1 if conf.rejected else 0
-    if drift.in_sync:
-        return broken
-    if not args.fix:
-        return 1
-    unknown = sorted({e.partition(":")[0] for e in wfconf.entries(expected)} & wildcards)
-    if unknown:
-        return _fail(
-            "check-node-config",
-            f"not rewriting {path}: the plan only has placeholder addresses ({', '.join(unknown)}); "
-            "give --outputs of the deployed stack, or pin the EIPs",
-        )
-    wfconf.write_atomically(path, wfconf.set_value(text, wfconf.BACKUP_ADDRESS_KEY, expected))
-    where = f"line {line.number}" if line else "a new last line"
-    print(f"fixed: {wfconf.BACKUP_ADDRESS_KEY} rewritten on {where}; restart the IM server to apply it")
-    return broken
+    spec = str(given[0])
+    if args.address is None:
+        return probe.read_targets(Path(spec))
+    # A dry run: every public port of the port map, at one address of yours (e.g. 127.0.0.1).
+    try:
+        data = outputs_of(spec)
+    except ConfigError as err:
+        raise probe.ProbeInputError(str(err)) from None
+    return probe.targets_from_rows(data.outputs, allow_placeholders=True)
 
 
 def cmd_probe(args: argparse.Namespace) -> int:
     try:
         targets = [
             t
-            for t in probe.read_targets(Path(args.outputs))
+            for t in _probe_targets(args)
             if (not args.access_point or t.access_point in args.access_point) and (not args.node or t.node in args.node)
         ]
         if not targets:
             return _fail("probe", "no address left to probe after --access-point / --node")
+        if args.address is not None:
+            targets = probe.at_address(targets, args.address)
         results = probe.probe(targets, args.concurrency, args.timeout)
     except probe.ProbeInputError as err:
         return _fail("probe", str(err))
@@ -214,11 +262,72 @@ ACCESS_POINT_INGRESS_POLICY = "wfga-access-point-ingress"
 
 
 def cmd_policy_config(args: argparse.Namespace) -> int:
-    path, root = _stack_file(args)
-    cfg = parse_stack_config(load_stack(path, root).values)
+    values, _ = load_spec(_one_stack(args))
+    cfg = parse_stack_config(values.values)
     cidrs = [str(ap.vpc_cidr) for ap in cfg.access_points]
     _write_json(args.json, {ACCESS_POINT_INGRESS_POLICY: {"access_point_cidrs": cidrs}})
     return 0
+
+
+def _stack_arguments(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("stack", nargs="?", metavar="STACK", help=STACK_HELP)
+    parser.add_argument("--config-file", metavar="PATH", help="a stack file anywhere, instead of STACK")
+
+
+def _add_plan_commands(sub: Any) -> None:
+    plan = sub.add_parser(
+        "plan",
+        help="run the Pulumi program offline under mocks: resources, port map, bill of materials, node entries",
+        description=(
+            "Run __main__.py under Pulumi's mock runtime (no CLI, no cloud) and show the result. "
+            "Exit 0; 2: bad input or a config error."
+        ),
+    )
+    _stack_arguments(plan)
+    plan.add_argument("--json", metavar="PATH|-", help="write resources and outputs as JSON")
+    plan.add_argument("--out", metavar="DIR", help="write NODE.conf per node, port-map.csv and each VM's nginx.conf")
+    plan.add_argument("--quiet", action="store_true", help="print nothing but errors")
+    plan.add_argument("--diagram", metavar="PATH", help="write a Mermaid graph (.md: fenced, for GitHub)")
+    plan.add_argument(
+        "--allow-placeholders",
+        action="store_true",
+        help="print and write node lines holding placeholder addresses, each marked #PLACEHOLDER",
+    )
+    plan.set_defaults(func=cmd_plan)
+
+    node = sub.add_parser(
+        "node-config",
+        help="merge stacks' backup entries into each node's full server.backup_address line",
+        description=(
+            "One line per node over every stack, in the order given. Placeholder addresses are refused "
+            "unless --allow-placeholders. Exit 0; 2: bad input."
+        ),
+    )
+    node.add_argument(
+        "sources",
+        nargs="*",
+        metavar="SOURCE",
+        help="in line order: STACK or a stack file (planned offline), or an outputs .json "
+        "(`pulumi stack output --json` or `wfga plan --json`)",
+    )
+    node.add_argument("--config-file", action="append", metavar="PATH", help="a stack file, after SOURCEs (repeat)")
+    node.add_argument("--json", metavar="PATH|-", help="write {node: line} as JSON")
+    node.add_argument("--out", metavar="DIR", help="write NODE.conf per node")
+    node.add_argument(
+        "--allow-placeholders",
+        action="store_true",
+        help="write lines holding placeholder addresses, each marked #PLACEHOLDER (the IM server refuses them)",
+    )
+    node.set_defaults(func=cmd_node_config)
+
+    policy = sub.add_parser(
+        "policy-config",
+        help="policy-pack config for a stack: its access points' CIDRs",
+        description="The --policy-pack-config file for `pulumi preview/up --policy-pack policy`. Exit 0; 2: bad input.",
+    )
+    _stack_arguments(policy)
+    policy.add_argument("--json", metavar="PATH|-", default="-", help="where to write it (default stdout)")
+    policy.set_defaults(func=cmd_policy_config)
 
 
 def _add_safe_change_commands(sub: Any) -> None:
@@ -231,76 +340,118 @@ def _add_safe_change_commands(sub: Any) -> None:
         "sides",
         nargs="*",
         metavar="BASE HEAD",
-        help="each a stack name, a stack file, a plan .json, or REF:STACK (that git ref's tree, its own code)",
+        help="each STACK, a stack file, a plan .json, or REF:STACK (that git ref's tree, its own code)",
     )
     change.add_argument("--base-ref", metavar="REF", help="BASE is STACK at this git ref; give only STACK")
     change.add_argument("--all", action="store_true", help="with --base-ref: every stack here or at REF")
-    change.add_argument("--format", choices=("text", "markdown", "json"), default="text")
+    change.add_argument("--format", choices=("text", "markdown", "json"), default="text", help="report format")
     change.add_argument("--out", metavar="PATH", help="write the report here instead of stdout")
     change.set_defaults(func=cmd_diff)
 
     check = sub.add_parser(
         "check-node-config",
-        help="compare a node's wildfirechat.conf with the plan or deployed outputs; --fix rewrites one line",
-        description="Exit 0: in sync (or fixed); 1: drift; 2: bad input.",
+        help="compare a node's wildfirechat.conf with the deployed outputs or the plan; --fix rewrites one line",
+        description=(
+            "Exit 0: in sync (or fixed); 1: drift or a file the server refuses; 2: bad input. "
+            "On an IM node without this repository, use the file `build-node-tool` writes."
+        ),
     )
     check.add_argument("path", metavar="PATH", help="the node's wildfirechat.conf")
-    check.add_argument("--stack", action="append", required=True, help="stack to plan; repeat, in node-config order")
     check.add_argument("--node", required=True, help="the node this file belongs to")
     check.add_argument(
-        "--outputs", action="append", metavar="FILE", help="`pulumi stack output --json` of each stack, same order"
+        "--outputs",
+        action="append",
+        metavar="FILE",
+        help="`pulumi stack output --json` of each stack, in node-config order (repeat)",
     )
+    check.add_argument(
+        "--stack",
+        action="append",
+        metavar="STACK",
+        help="compare with the offline plan instead (or note a pending `pulumi up`): STACK, a stack file "
+        "or a plan .json (repeat, in node-config order)",
+    )
+    check.add_argument("--config-file", action="append", metavar="PATH", help="a stack file, as --stack (repeat)")
     check.add_argument("--fix", action="store_true", help="rewrite only the server.backup_address line")
     check.set_defaults(func=cmd_check_node_config)
 
+    tool = sub.add_parser(
+        "build-node-tool",
+        help="write check-node-config as one file for IM nodes: python3 and nothing else needed",
+        description="A zipapp of check-node-config taking --outputs; runs with python3 >= 3.11. Exit 0.",
+    )
+    tool.add_argument("target", metavar="OUT.pyz", help="where to write it")
+    tool.set_defaults(func=cmd_build_node_tool)
+
     prober = sub.add_parser(
         "probe",
-        help="TCP-connect to every public ip:port of a deployed port map",
+        help="TCP-connect to every public ip:port of a port map (deployed, or at --address for a local dry run)",
         description="Exit 0: every address answered; 1: some failed; 2: bad input.",
     )
-    prober.add_argument("--outputs", required=True, metavar="FILE", help="`pulumi stack output --json` file")
+    prober.add_argument(
+        "source",
+        nargs="?",
+        metavar="SOURCE",
+        help="with --address: STACK, a stack file or a plan/outputs .json; else use --outputs",
+    )
+    prober.add_argument("--outputs", metavar="FILE", help="`pulumi stack output --json` of a deployed stack")
+    prober.add_argument(
+        "--address",
+        metavar="IP",
+        help="probe every public port at this address instead (a local dry run, e.g. 127.0.0.1)",
+    )
     prober.add_argument("--access-point", action="append", help="only this access point (repeatable)")
     prober.add_argument("--node", action="append", help="only this node (repeatable)")
-    prober.add_argument("--concurrency", type=int, default=probe.DEFAULT_CONCURRENCY)
-    prober.add_argument("--timeout", type=float, default=probe.DEFAULT_TIMEOUT_S, help="seconds per connect")
+    prober.add_argument(
+        "--concurrency", type=int, default=probe.DEFAULT_CONCURRENCY, help="connections at a time (default 32)"
+    )
+    prober.add_argument("--timeout", type=float, default=probe.DEFAULT_TIMEOUT_S, help="seconds per connect (3)")
     prober.add_argument("--json", metavar="PATH|-", help="write every result as JSON")
     prober.set_defaults(func=cmd_probe)
 
-    policy = sub.add_parser("policy-config", help="policy-pack config for a stack: its access points' CIDRs")
-    policy.add_argument("stack", nargs="?", help="stack name: a file stacks/Pulumi.<stack>.yaml")
-    policy.add_argument("--config-file", help="a stack file anywhere, instead of a stack name")
-    policy.add_argument("--json", metavar="PATH|-", default="-", help="where to write it (default stdout)")
-    policy.set_defaults(func=cmd_policy_config)
-
 
 def build_parser() -> argparse.ArgumentParser:
-    parser = argparse.ArgumentParser(prog="python -m wfga", description=__doc__)
-    sub = parser.add_subparsers(dest="command", required=True)
-
-    plan = sub.add_parser("plan", help="run the Pulumi program offline under mocks and show the result")
-    plan.add_argument("stack", nargs="?", help="stack name: a file stacks/Pulumi.<stack>.yaml")
-    plan.add_argument("--config-file", help="a stack file anywhere, instead of a stack name")
-    plan.add_argument("--json", metavar="PATH|-", help="write resources and outputs as JSON")
-    plan.add_argument("--out", metavar="DIR", help="write <node>.conf per node and port-map.csv")
-    plan.add_argument("--quiet", action="store_true", help="print nothing but errors")
-    plan.add_argument("--diagram", metavar="PATH", help="write a Mermaid graph (.md: fenced, for GitHub)")
-    plan.set_defaults(func=cmd_plan)
-
-    node = sub.add_parser(
-        "node-config",
-        help="merge stacks' backup entries into each node's full server.backup_address line",
+    parser = argparse.ArgumentParser(
+        prog="python -m wfga",
+        description="WildFire IM global access, as code: the operator's commands around the Pulumi program.",
+        epilog=(
+            "STACK is stacks/Pulumi.<STACK>.yaml of the project around the working directory, or a stack "
+            "file's path. Exit 2 always means bad input. `python -m wfga COMMAND --help` for each command."
+        ),
     )
-    node.add_argument(
-        "sources",
-        nargs="+",
-        metavar="STACK|OUTPUTS.json",
-        help="in order: stack names (planned offline) or `pulumi stack output --json` files",
-    )
-    node.add_argument("--json", metavar="PATH|-", help="write {node: line} as JSON")
-    node.add_argument("--out", metavar="DIR", help="write <node>.conf per node")
-    node.set_defaults(func=cmd_node_config)
+    sub = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
+    _add_plan_commands(sub)
     _add_safe_change_commands(sub)
     return parser
+
+
+def _argument(action: argparse.Action) -> str:
+    if not action.option_strings:
+        return str(action.metavar or action.dest)
+    name = action.option_strings[-1]
+    if action.nargs == 0:
+        return name
+    if action.choices:
+        return f"{name} {{{','.join(map(str, action.choices))}}}"
+    return f"{name} {action.metavar or action.dest.upper()}"
+
+
+def reference_markdown(parser: argparse.ArgumentParser | None = None) -> str:
+    """The README's command reference, made from the parser itself: what `--help` says, as Markdown."""
+    parser = parser or build_parser()
+    sub = next(a for a in parser._actions if isinstance(a, argparse._SubParsersAction))
+    helps = {choice.dest: str(choice.help) for choice in sub._choices_actions}
+    out = ["| command | what it does |", "| --- | --- |"]
+    out += [f"| [`{name}`](#{name}) | {helps[name]} |" for name in sub.choices]
+    for name, command in sub.choices.items():
+        out += ["", f"### {name}", "", f"{command.description}", ""]
+        out += ["| argument | meaning |", "| --- | --- |"]
+        out += [
+            f"| `{_argument(a)}` | {a.help} |".replace("|-`", "\\|-`")
+            for a in command._actions
+            if not isinstance(a, argparse._HelpAction)
+        ]
+    return "\n".join(out) + "\n"
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -310,4 +461,6 @@ def main(argv: list[str] | None = None) -> int:
     except ConfigError as err:
         print(str(err), file=sys.stderr)
         return EXIT_BAD_INPUT
+    except PlaceholderError as err:
+        return _fail(args.command, str(err))
     return code

@@ -10,7 +10,6 @@ from __future__ import annotations
 
 import asyncio
 import hashlib
-import ipaddress
 import json
 import os
 import runpy
@@ -31,10 +30,9 @@ from wfga.model.config import parse_stack_config
 from wfga.model.edge import parse_edge_config
 from wfga.offline import rules
 from wfga.offline.stackfile import StackValues, load_stack, program_dir, stack_path
+from wfga.plan.nodeline import PLACEHOLDER_NETWORKS
 from wfga.plan.portplan import plan_stack
 
-# Documentation ranges (RFC 5737): obviously not real, and never routed.
-PLACEHOLDER_NETWORKS = tuple(ipaddress.IPv4Network(n) for n in ("198.51.100.0/24", "203.0.113.0/24", "192.0.2.0/24"))
 _PLACEHOLDER_POOL = [str(ip) for net in PLACEHOLDER_NETWORKS for ip in net.hosts()]
 
 MAX_REFERENCE_DEPTH = 4

@@ -14,12 +14,12 @@ import ipaddress
 import json
 import time
 from collections.abc import Mapping, Sequence
-from dataclasses import asdict, dataclass
+from dataclasses import asdict, dataclass, replace
 from pathlib import Path
 from typing import Any
 
-from wfga.offline.engine import PLACEHOLDER_NETWORKS
 from wfga.ops.report import table
+from wfga.plan.nodeline import PLACEHOLDER_NETWORKS
 
 DEFAULT_CONCURRENCY = 32
 DEFAULT_TIMEOUT_S = 3.0
@@ -48,7 +48,7 @@ class Result:
     error: str = ""
 
 
-def _target(i: int, row: Any) -> Target:
+def _target(i: int, row: Any, allow_placeholders: bool = False) -> Target:
     if not isinstance(row, Mapping):
         raise ProbeInputError(f"port_map[{i}]: expected an object, got {type(row).__name__}")
     try:
@@ -67,9 +67,10 @@ def _target(i: int, row: Any) -> Target:
         raise ProbeInputError(f"port_map[{i}]: {err}") from None
     if not 1 <= target.port <= 65535:
         raise ProbeInputError(f"port_map[{i}]: public_port {target.port} is not a TCP port")
-    if any(ipaddress.IPv4Address(target.ip) in net for net in PLACEHOLDER_NETWORKS):
+    if not allow_placeholders and any(ipaddress.IPv4Address(target.ip) in net for net in PLACEHOLDER_NETWORKS):
         raise ProbeInputError(
-            f"port_map[{i}]: {target.ip} is a placeholder of the offline plan, not a deployed address"
+            f"port_map[{i}]: {target.ip} is a placeholder of the offline plan, not a deployed address "
+            "(--address IP probes the ports at an address of yours)"
         )
     return target
 
@@ -81,14 +82,30 @@ def targets_from_outputs(data: Any) -> list[Target]:
     if "resources" in data and "placeholders" in data:
         raise ProbeInputError(
             "this is an offline plan (wfga plan --json): its addresses are placeholders; "
-            "give `pulumi stack output --json` of a deployed stack"
+            "give `pulumi stack output --json` of a deployed stack, or --address IP for a local dry run"
         )
-    rows = data.get("port_map")
+    return targets_from_rows(data)
+
+
+def targets_from_rows(outputs: Mapping[str, Any], allow_placeholders: bool = False) -> list[Target]:
+    """One target per public ip:port of the outputs' port map."""
+    rows = outputs.get("port_map")
     if not isinstance(rows, list) or not rows:
         raise ProbeInputError("no port_map in these outputs; give the outputs of a stack with access points")
-    targets = [_target(i, row) for i, row in enumerate(rows)]
+    targets = [_target(i, row, allow_placeholders) for i, row in enumerate(rows)]
     # One probe per public ip:port even if a file lists it twice.
     return list({(t.ip, t.port): t for t in targets}.values())
+
+
+def at_address(targets: Sequence[Target], address: str) -> list[Target]:
+    """The same ports at another address: a dry run against local listeners (a rendered nginx.conf...)."""
+    try:
+        ip = str(ipaddress.IPv4Address(address))
+    except ValueError as err:
+        raise ProbeInputError(f"--address: {err}") from None
+    moved = [replace(t, ip=ip) for t in targets]
+    # Every zone's address collapses onto one: probe each port once, under its first zone.
+    return list({t.port: t for t in reversed(moved)}.values())[::-1]
 
 
 def read_targets(path: Path) -> list[Target]:
@@ -137,7 +154,7 @@ def _ms(value: float | None) -> str:
 
 
 def render(results: Sequence[Result]) -> str:
-    """A table per access point, a row per node; then every failure."""
+    """A table per access point, a row per node naming the zone and address of each failure; then every failure."""
     out: list[str] = []
     for ap in dict.fromkeys(r.target.access_point for r in results):
         rows = []
@@ -145,27 +162,36 @@ def render(results: Sequence[Result]) -> str:
         for node in dict.fromkeys(r.target.node for r in mine):
             probes = [r for r in mine if r.target.node == node]
             latencies = [r.latency_ms for r in probes if r.latency_ms is not None]
-            failed = sum(1 for r in probes if not r.ok)
+            failed = [r for r in probes if not r.ok]
             rows.append(
                 [
                     node,
-                    str(len(probes) - failed),
-                    str(failed),
+                    str(len(probes) - len(failed)),
+                    str(len(failed)),
                     _ms(min(latencies, default=None)),
                     _ms(max(latencies, default=None)),
+                    " ".join(f"{r.target.zone}/{r.target.ip}:{r.target.port}" for r in failed) or "-",
                 ]
             )
-        out += [f"Access point {ap}", table(rows, ["node", "ok", "failed", "min ms", "max ms"]), ""]
+        out += [f"Access point {ap}", table(rows, ["node", "ok", "failed", "min ms", "max ms", "failed at"]), ""]
     failures = [r for r in results if not r.ok]
     if failures:
         out.append("Failures")
         out.append(
             table(
                 [
-                    [r.target.access_point, r.target.node, r.target.service, f"{r.target.ip}:{r.target.port}", r.error]
+                    [
+                        r.target.access_point,
+                        r.target.load_balancer,
+                        r.target.zone,
+                        f"{r.target.ip}:{r.target.port}",
+                        r.target.node,
+                        r.target.service,
+                        r.error,
+                    ]
                     for r in failures
                 ],
-                ["access point", "node", "service", "address", "error"],
+                ["access point", "load balancer", "zone", "address", "node", "service", "error"],
             )
         )
         out.append("")

@@ -10,6 +10,7 @@ from collections.abc import Iterable, Sequence
 from typing import Any
 
 from wfga.offline.engine import Plan
+from wfga.plan.nodeline import PLACEHOLDER_TAG, mark, node_config_line, placeholders_in
 
 MARK = "*"
 _IPV4 = re.compile(r"\b\d{1,3}(?:\.\d{1,3}){3}\b")
@@ -110,20 +111,115 @@ def edge_table(outputs: dict[str, Any], placeholders: Iterable[str]) -> str:
     return table_text
 
 
-def render_plan(plan: Plan) -> str:
+# What a stack creates that the clouds bill for, by region: (label, resource types).
+BILLED: tuple[tuple[str, frozenset[str]], ...] = (
+    ("NLBs", frozenset({"alicloud:nlb/loadBalancer:LoadBalancer", "aws:lb/loadBalancer:LoadBalancer"})),
+    ("listeners", frozenset({"alicloud:nlb/listener:Listener", "aws:lb/listener:Listener"})),
+    ("EIPs", frozenset({"alicloud:ecs/eipAddress:EipAddress", "aws:ec2/eip:Eip"})),
+    ("VMs", frozenset({"alicloud:ecs/instance:Instance", "aws:ec2/instance:Instance"})),
+    ("transit routers", frozenset({"alicloud:cen/transitRouter:TransitRouter"})),
+    (
+        "TR VPC attachments",
+        frozenset({"alicloud:cen/transitRouterVpcAttachment:TransitRouterVpcAttachment"}),
+    ),
+    (
+        "TR peer attachments",
+        frozenset({"alicloud:cen/transitRouterPeerAttachment:TransitRouterPeerAttachment"}),
+    ),
+    ("VPC peerings", frozenset({"aws:ec2/vpcPeeringConnection:VpcPeeringConnection"})),
+    ("CEN instances", frozenset({"alicloud:cen/instance:Instance"})),
+    (
+        "CDN domains",
+        frozenset(
+            {
+                "alicloud:dcdn/domain:Domain",
+                "alicloud:cdn/domainNew:DomainNew",
+                "aws:cloudfront/distribution:Distribution",
+            }
+        ),
+    ),
+    ("Argo zones", frozenset({"cloudflare:index/argoSmartRouting:ArgoSmartRouting"})),
+)
+# Services without a region: CEN instances, CDNs and Cloudflare.
+GLOBAL_TYPES = frozenset(
+    {
+        "alicloud:cen/instance:Instance",
+        "alicloud:dcdn/domain:Domain",
+        "alicloud:cdn/domainNew:DomainNew",
+        "aws:cloudfront/distribution:Distribution",
+        "cloudflare:index/argoSmartRouting:ArgoSmartRouting",
+    }
+)
+GLOBAL = "(global)"
+
+
+def _regions(plan: Plan) -> dict[str, str]:
+    """Each resource's region: its own ``region`` input (pulumi-aws 7), else its provider's."""
+    providers = {
+        r.urn: str(r.inputs.get("region", "")) for r in plan.resources if r.type.startswith("pulumi:providers:")
+    }
+    found: dict[str, str] = {}
+    for r in plan.resources:
+        if r.type in GLOBAL_TYPES:
+            found[r.urn] = GLOBAL
+        elif r.inputs.get("region"):
+            found[r.urn] = str(r.inputs["region"])
+        else:
+            found[r.urn] = providers.get(r.provider.rsplit("::", 1)[0], "") or "?"
+    return found
+
+
+def bill_of_materials(plan: Plan) -> list[dict[str, Any]]:
+    """Per region, the count of each billed kind of resource the stack creates (pinned EIPs are not)."""
+    regions = _regions(plan)
+    counts: dict[str, Counter[str]] = {}
+    for r in plan.resources:
+        for label, types in BILLED:
+            if r.custom and r.type in types:
+                counts.setdefault(regions[r.urn], Counter())[label] += 1
+    order = sorted(counts, key=lambda region: (region == GLOBAL, region))
+    return [{"region": region, **{label: counts[region][label] for label, _ in BILLED}} for region in order]
+
+
+def bom_table(rows: list[dict[str, Any]]) -> str:
+    labels = [label for label, _ in BILLED if any(row[label] for row in rows)]
+    return table([[row["region"], *(str(row[label] or "-") for label in labels)] for row in rows], ["region", *labels])
+
+
+def _node_section(plan: Plan, allow_placeholders: bool) -> list[str]:
+    """Node lines to paste, unless a placeholder would be among them: then entries, or marked lines."""
+    known = set(plan.placeholders)
+    entries = {node: [e for e in value.split(",") if e] for node, value in plan.outputs["backup_addresses"].items()}
+    if not any(placeholders_in(items, known) for items in entries.values()):
+        return [
+            "Node config (server.backup_address per node)",
+            *(f"  {node}: {node_config_line(items)}" for node, items in entries.items()),
+        ]
+    if allow_placeholders:
+        return [
+            f"Node config (server.backup_address per node; {PLACEHOLDER_TAG}: not deployed, the server refuses it)",
+            *(f"  {node}: {node_config_line(mark(items, known))}" for node, items in entries.items()),
+        ]
+    return [
+        f"Backup entries per node ({MARK} placeholder: not a line to paste; `node-config` writes the lines from "
+        "the deployed outputs)",
+        *(f"  {node}: {mark_placeholders(','.join(items), known)}" for node, items in entries.items()),
+    ]
+
+
+def render_plan(plan: Plan, *, allow_placeholders: bool = False) -> str:
     out = [f"wfga offline plan: stack {plan.stack} (mock runtime: no cloud was contacted)", ""]
     out += ["Resources", resource_summary(plan), ""]
+    bom = bill_of_materials(plan)
+    if bom:
+        out += ["Bill of materials (created by this stack, per region)", bom_table(bom), ""]
     outputs = plan.outputs
     if "cen" in outputs:
         out += ["CEN (core)", *(f"  {k}: {v}" for k, v in outputs["cen"].items()), ""]
     if "port_map" in outputs:
         out += ["Port map", port_map_table(outputs["port_map"], plan.placeholders), ""]
-    if "node_config" in outputs:
-        out += ["Node config (server.backup_address per node)"]
-        out += [
-            f"  {node}: {mark_placeholders(line, plan.placeholders)}" for node, line in outputs["node_config"].items()
-        ]
-        out.append("")
+    if "backup_addresses" in outputs:
+        out += [*_node_section(plan, allow_placeholders), ""]
     if outputs.get("service_domains") or "object_storage" in outputs:
         out += ["Service domains and object storage", edge_table(outputs, plan.placeholders), ""]
     if "media_config" in outputs:

@@ -258,7 +258,7 @@ def compare_entries(actual: Sequence[str], expected: Sequence[str], placeholders
 
 
 def describe(conf: ConfFile, drift: Drift, source: str, placeholders: Collection[str]) -> str:
-    """A report of one node's file against the expected entries, for people."""
+    """A report of one node's file against the expected entries, for people; the verdict is the caller's."""
 
     def shown(items: Sequence[str]) -> str:
         marked = [f"*:{_ports(e)}" if e.partition(":")[0] in placeholders else e for e in items]
@@ -289,9 +289,16 @@ def describe(conf: ConfFile, drift: Drift, source: str, placeholders: Collection
         out.append("  warning: Windows line endings; WildFire's own sample says such files break on Linux")
     if conf.rejected:
         lines = ", ".join(map(str, conf.rejected))
-        out.append(f"REJECTED: the IM server refuses this file over line {lines}; fix by hand (--fix does not)")
-    out.append("in sync" if drift.in_sync else "DRIFT: run with --fix to rewrite only that line")
+        out.append(f"REJECTED: the IM server refuses this file over line {lines}")
     return "\n".join(out)
+
+
+def replace_line(text: str, number: int, content: str) -> str:
+    """The file with line ``number`` (1-based) replaced by ``content``; its line ending and every other byte kept."""
+    if any(c in content for c in "\r\n"):
+        raise ValueError("a line cannot contain a newline")
+    pairs = split_lines(text)
+    return "".join((content if i == number else line) + ending for i, (line, ending) in enumerate(pairs, start=1))
 
 
 def write_atomically(path: Path, text: str) -> None:

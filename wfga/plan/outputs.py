@@ -6,7 +6,8 @@ from collections.abc import Mapping
 from typing import Any
 
 from wfga.model.config import StackConfig
-from wfga.plan.portplan import AccessPointPlan, backup_address, backup_entries, node_config_line, port_map_rows
+from wfga.plan.nodeline import backup_address, node_config_line
+from wfga.plan.portplan import AccessPointPlan, backup_entries, port_map_rows
 
 
 def node_outputs(

@@ -28,6 +28,7 @@ from wfga.model.config import (
     StackConfig,
     parse_stack_config,
 )
+from wfga.plan.nodeline import web_first
 
 SERVICES = ("short", "long", "ws")
 NATIVE_SERVICES = ("short", "long")
@@ -258,13 +259,6 @@ def web_primary_of(cluster: Cluster, node: Node) -> str | None:
     return node.web_primary if node.web_primary is not None else cluster.web_primary
 
 
-def web_first(items: list[dict[str, str]], primary: str | None) -> list[dict[str, str]]:
-    """The primary access point's entries first (in their own order), then the rest as they were."""
-    if primary is None:
-        return list(items)
-    return [i for i in items if i["access_point"] == primary] + [i for i in items if i["access_point"] != primary]
-
-
 def backup_entries(
     cluster: Cluster,
     plans: list[AccessPointPlan],
@@ -294,15 +288,6 @@ def backup_entries(
                     )
         result[node.name] = web_first(items, primary)
     return result
-
-
-def backup_address(entries: list[str]) -> str:
-    return ",".join(entries)
-
-
-def node_config_line(entries: list[str]) -> str:
-    """The line to put in the node's ``wildfirechat.conf``."""
-    return f"server.backup_address  {backup_address(entries)}"
 
 
 def port_map_rows(
