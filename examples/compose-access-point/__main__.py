@@ -18,7 +18,8 @@ from wfga.components import (
     ClusterIngressArgs,
 )
 from wfga.model.config import AccessPoint, Cluster, Node
-from wfga.plan.portplan import backup_entries, node_config_line
+from wfga.plan.nodeline import node_config_line
+from wfga.plan.portplan import backup_entries
 
 # Already in the program: a provider per region, and the CEN with the cluster's transit router
 # (in a real program these ids come from its CEN resources or a stack reference).
