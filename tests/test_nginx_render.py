@@ -24,8 +24,9 @@ from .conftest import stack_values
 # Clients give up on an address after 10 s; nginx must fail a dead node well before that.
 CLIENT_CONNECT_TIMEOUT_S = 10
 
-_SERVER = re.compile(r"\n    # (?P<comment>[^\n]*)\n    server \{\n(?P<body>.*?)\n    \}", re.S)
+_SERVER = re.compile(r"^    server \{ (?P<body>[^{}]*) \}  # (?P<comment>.*)$", re.M)
 _DIRECTIVE = re.compile(r"^\s*(\S+)\s+(.*);$")
+_STREAM_DIRECTIVE = re.compile(r"^    (?!server )(\S+) (.*);$", re.M)
 _SECONDS = re.compile(r"^(\d+)s$")
 
 
@@ -47,16 +48,19 @@ class Server:
 
 
 def servers(conf: str) -> list[Server]:
+    """Each server with its effective directives: its own over those it inherits from ``stream {}``."""
     stream = conf[conf.index("\nstream {") :]
+    inherited = dict(_STREAM_DIRECTIVE.findall(stream))
     result = []
     for match in _SERVER.finditer(stream):
         directives: dict[str, str] = {}
-        for line in match.group("body").splitlines():
-            parsed = _DIRECTIVE.match(line)
-            assert parsed, f"not a directive: {line!r}"
+        for part in match.group("body").split("; "):
+            parsed = _DIRECTIVE.match(part if part.endswith(";") else part + ";")
+            assert parsed, f"not a directive: {part!r}"
             assert parsed.group(1) not in directives, f"{parsed.group(1)} given twice"
             directives[parsed.group(1)] = parsed.group(2)
-        result.append(Server(match.group("comment"), directives))
+        result.append(Server(match.group("comment"), {**inherited, **directives}))
+    assert len(result) == stream.count("server {"), "a server line the parser does not read"
     return result
 
 
@@ -111,7 +115,7 @@ def test_one_server_per_mapping_proxying_to_its_target(
         m = by_port[port]
         assert host == address
         assert server.directives["proxy_pass"] == f"{m.target_ip}:{m.target_port}"
-        assert server.comment.startswith(f"{m.node} {m.service} ")
+        assert server.comment == f"{m.node} {m.service}"
         listen_options = server.directives["listen"].split()[1:]
         assert "reuseport" in listen_options
         assert any(o.startswith("so_keepalive=") for o in listen_options)
