@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import base64
 import functools
+import json
 import os
 import shutil
 import stat
@@ -13,7 +15,24 @@ from typing import Any
 import pytest
 import yaml
 
-from wfga.plan.cloudinit import APPLY_SCRIPT, PROFILES, STAGED_CONF, render_user_data, sysctl_settings
+from tests.vm_delivery import DELIVERED, run_with_recorders, vm_mappings
+from wfga.plan.cloudinit import (
+    APPLY_SCRIPT,
+    CLOUD_ASSISTANT_CONTENT_LIMIT,
+    EC2_USER_DATA_LIMIT,
+    ECS_USER_DATA_LIMIT,
+    PROFILES,
+    SSM_DOCUMENT_LIMIT,
+    STAGED_CONF,
+    BootFile,
+    bootstrap_files,
+    pack_user_data,
+    render_delivery,
+    render_user_data,
+    render_vm_delivery,
+    sysctl_settings,
+    unpack_user_data,
+)
 from wfga.plan.nginx import Sizing, render_nginx_conf
 from wfga.plan.portplan import PortMapping
 
@@ -207,3 +226,86 @@ def test_apply_keeps_the_live_config_when_nginx_rejects_the_new_one(tmp_path: Pa
     assert rc != 0
     assert calls[-1] == f"nginx -t -q -c {STAGED_CONF}"
     assert not any(c.startswith(("install", "systemctl reload", "systemctl start")) for c in calls)
+
+
+def test_packed_user_data_is_gzip_that_cloud_init_unpacks(tmp_path: Path) -> None:
+    text = render_user_data(mappings(), distro="debian")
+    packed = pack_user_data(text)
+    assert base64.b64decode(packed)[:2] == b"\x1f\x8b"  # gzip magic, what cloud-init looks for
+    assert unpack_user_data(packed) == text
+    assert pack_user_data(text) == packed  # no timestamp inside: the plan stays deterministic
+    blob = tmp_path / "user-data.gz"
+    blob.write_bytes(base64.b64decode(packed))
+    interpreter = Path(cloud_init()).read_text().splitlines()[0].removeprefix("#!").split()
+    program = (
+        "import sys, tempfile\n"
+        "from cloudinit import helpers, user_data\n"
+        "d = tempfile.mkdtemp()\n"
+        "msg = user_data.UserDataProcessor(helpers.Paths({'cloud_dir': d, 'run_dir': d})).process(\n"
+        "    open(sys.argv[1], 'rb').read())\n"
+        "for part in msg.walk():\n"
+        "    if not part.is_multipart():\n"
+        "        print(part.get_content_type())\n"
+        "        sys.stdout.write(part.get_payload(decode=True).decode())\n"
+    )
+    out = subprocess.run(
+        [*interpreter, "-c", program, str(blob)], capture_output=True, text=True, timeout=60, check=True
+    ).stdout
+    assert out == "text/cloud-config\n" + text
+
+
+@pytest.mark.parametrize("distro", DISTROS)
+def test_two_hundred_nodes_fit_both_clouds_user_data_and_delivery_limits(distro: str) -> None:
+    m = vm_mappings(200)
+    assert len(m) == 600
+    packed = pack_user_data(render_user_data(m, distro=distro))  # type: ignore[arg-type]
+    # EC2 counts the bytes it hands to the instance (the gzip); ECS takes base64 text.
+    assert len(base64.b64decode(packed)) < EC2_USER_DATA_LIMIT
+    assert len(packed) < ECS_USER_DATA_LIMIT
+    script = render_vm_delivery(m, distro=distro).script  # type: ignore[arg-type]
+    assert len(base64.b64encode(script.encode())) < CLOUD_ASSISTANT_CONTENT_LIMIT
+    assert len(json.dumps({"runCommand": script.splitlines()})) < SSM_DOCUMENT_LIMIT
+
+
+def test_the_delivery_writes_the_bootstrap_files_and_runs_the_same_apply_script(tmp_path: Path) -> None:
+    m = vm_mappings(50)
+    files = bootstrap_files(m, distro="debian")
+    _, data = user_data("debian")
+    assert [f.path for f in files] == [f["path"] for f in data["write_files"]]
+    delivery = render_vm_delivery(m, distro="debian")
+    assert delivery == render_delivery(files)
+    ran = run_with_recorders(delivery.script, tmp_path)
+    assert ran.returncode == 0, ran.stderr
+    assert {f.path: f.content for f in files} == {p: ran.file(p) for p in DELIVERED}
+    modes = {f.path: (ran.root / f.path.lstrip("/")).stat().st_mode & 0o777 for f in files}
+    assert modes == {f.path: int(f.permissions, 8) for f in files}
+    assert ran.calls == [
+        "cloud-init status --wait",
+        "systemctl restart systemd-sysctl.service",
+        "systemctl daemon-reload",
+        f"nginx -t -q -c {ran.root}{STAGED_CONF}",
+        "systemctl enable nginx",
+        "systemctl is-active --quiet nginx",
+        "systemctl reload nginx",
+    ]
+    assert delivery.key in delivery.script.splitlines()[1]
+
+
+def test_the_delivery_key_follows_every_delivered_file() -> None:
+    files = bootstrap_files(mappings(), distro="debian")
+    key = render_delivery(files).key
+    assert render_delivery(bootstrap_files(mappings(), distro="debian")).key == key
+    for i, f in enumerate(files):
+        changed = list(files)
+        changed[i] = BootFile(f.path, f.permissions, f.content + "# changed\n")
+        assert render_delivery(changed).key != key, f.path
+    assert render_vm_delivery(mappings(offset=1), distro="debian").key != key
+
+
+def test_a_delivery_refuses_content_a_here_document_would_cut_short() -> None:
+    files = list(bootstrap_files(mappings(), distro="debian"))
+    files[2] = BootFile(files[2].path, "0644", "[Service]\nWFGA_END_OF_FILE\n")
+    with pytest.raises(ValueError, match="here-document"):
+        render_delivery(files)
+    with pytest.raises(ValueError, match="apply script"):
+        render_delivery(files[:3])

@@ -15,14 +15,14 @@ import threading
 import time
 from collections.abc import Callable, Iterator
 from concurrent.futures import ThreadPoolExecutor
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 
 import pytest
 import yaml
 
 from tests.loopback import free_ports
-from wfga.plan.cloudinit import STAGED_CONF, render_user_data
+from wfga.plan.cloudinit import STAGED_CONF, bootstrap_files, render_delivery, render_user_data
 from wfga.plan.nginx import render_nginx_conf
 from wfga.plan.portplan import SERVICES, PortMapping
 
@@ -344,4 +344,222 @@ def test_idle_links_live_until_the_idle_timeout_and_no_longer(nodes: FakeNodes, 
             assert closed >= IDLE_S - 0.1, f"{m.key}: closed after {closed:.2f} s, before the {IDLE_S} s timeout"
     finally:
         for link in quiet + chatty:
+            link.close()
+
+
+# --- day 2: the exact delivery script against a running nginx -------------------------------------
+
+# Stand-ins that route the delivery's systemctl and nginx calls to the private instance, as the
+# distribution's unit would (ExecReload: nginx -s reload).  A restart of nginx fails the test.
+_SYSTEMCTL = """#!/bin/sh
+echo "systemctl $*" >> "$CALLS"
+conf="$WFGA_ROOT/etc/nginx/nginx.conf"
+case "$1 ${2:-}" in
+    "restart nginx"|"restart nginx.service"|"stop nginx"|"stop nginx.service") exit 99 ;;
+    "is-active --quiet") [ -s "$PIDFILE" ] && kill -0 "$(cat "$PIDFILE")" 2>/dev/null ;;
+    "reload nginx") exec "$NGINX_BIN" -p "$PREFIX" -e "$ERRLOG" -c "$conf" -s reload ;;
+    # The daemon must not hold the delivery's output pipes open.
+    "start nginx") exec "$NGINX_BIN" -p "$PREFIX" -e "$ERRLOG" -c "$conf" </dev/null >>"$ERRLOG" 2>&1 ;;
+    *) exit 0 ;;
+esac
+"""
+_NGINX = """#!/bin/sh
+echo "nginx $*" >> "$CALLS"
+exec "$NGINX_BIN" -p "$PREFIX" -e "$ERRLOG" "$@"
+"""
+_CLOUD_INIT = """#!/bin/sh
+echo "cloud-init $*" >> "$CALLS"
+"""
+
+
+@dataclass
+class DeliveredVm:
+    """A scratch root (``WFGA_ROOT``) with a private nginx that only delivery scripts manage."""
+
+    base: Path
+
+    @property
+    def root(self) -> Path:
+        return self.base / "root"
+
+    @property
+    def prefix(self) -> Path:
+        return self.base / "nginx"
+
+    @property
+    def pid_file(self) -> Path:
+        return self.prefix / "nginx.pid"
+
+    def setup(self) -> None:
+        (self.root / "etc" / "nginx").mkdir(parents=True)  # the package's directory
+        self.prefix.mkdir()
+        fakes = self.base / "bin"
+        fakes.mkdir()
+        for name, text in (("systemctl", _SYSTEMCTL), ("nginx", _NGINX), ("cloud-init", _CLOUD_INIT)):
+            (fakes / name).write_text(text)
+            (fakes / name).chmod(0o755)
+
+    def conf(self, mappings: list[PortMapping]) -> str:
+        return render_nginx_conf(
+            mappings,
+            listen_address=LISTEN,
+            connections=500,
+            worker_processes=2,
+            pid_path=str(self.pid_file),
+            error_log=str(self.prefix / "error.log"),
+            stream_module=STREAM_MODULE,
+        )
+
+    def delivery(self, conf: str, mappings: list[PortMapping]) -> str:
+        """The delivery the components ship, with the staged config of this private instance."""
+        files = [
+            replace(f, content=conf) if f.path == STAGED_CONF else f
+            for f in bootstrap_files(mappings, distro="debian", connections=500)
+        ]
+        return render_delivery(files).script
+
+    def run(self, script: str) -> tuple[subprocess.CompletedProcess[str], list[str]]:
+        calls = self.base / "calls"
+        calls.unlink(missing_ok=True)
+        path = self.base / "delivery.sh"
+        path.write_text(script)
+        env = {
+            "PATH": f"{self.base / 'bin'}:/usr/bin:/bin",
+            "WFGA_ROOT": str(self.root),
+            "CALLS": str(calls),
+            "NGINX_BIN": NGINX,  # not NGINX: nginx reads that variable as inherited sockets
+            "PREFIX": str(self.prefix),
+            "ERRLOG": str(self.prefix / "error.log"),
+            "PIDFILE": str(self.pid_file),
+        }
+        result = subprocess.run(
+            ["/bin/sh", str(path)], env=env, capture_output=True, text=True, timeout=60, check=False
+        )
+        return result, calls.read_text().splitlines()
+
+    def master_pid(self) -> int:
+        return int(self.pid_file.read_text())
+
+    def stop(self) -> None:
+        if not self.pid_file.exists():
+            return
+        master = self.master_pid()
+        try:
+            os.kill(master, signal.SIGTERM)
+        except ProcessLookupError:
+            return
+        deadline = time.monotonic() + 10
+        while time.monotonic() < deadline:
+            try:
+                os.kill(master, 0)
+            except ProcessLookupError:
+                return
+            time.sleep(0.05)
+        os.kill(master, signal.SIGKILL)
+
+
+@pytest.fixture
+def delivered(tmp_path: Path) -> Iterator[DeliveredVm]:
+    require_nginx()
+    vm = DeliveredVm(tmp_path)
+    vm.setup()
+    try:
+        yield vm
+    finally:
+        vm.stop()
+
+
+class Chatter:
+    """Keeps talking over links while a delivery runs; counts every exchange that fails."""
+
+    def __init__(self, links: list[Link]) -> None:
+        self.links = links
+        self.failures: list[str] = []
+        self.exchanges = 0
+        self._stop = threading.Event()
+        self._thread = threading.Thread(target=self._talk, daemon=True)
+
+    def _talk(self) -> None:
+        while not self._stop.is_set():
+            for i, link in enumerate(self.links):
+                payload = f"chat {i} {self.exchanges}".encode()
+                try:
+                    if link.echo(payload) != payload:
+                        self.failures.append(f"link {i}: wrong echo")
+                except OSError as err:
+                    self.failures.append(f"link {i}: {err}")
+                self.exchanges += 1
+            time.sleep(0.02)
+
+    def __enter__(self) -> Chatter:
+        self._thread.start()
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self._stop.set()
+        self._thread.join(timeout=10)
+
+
+LINKS_PER_MAPPING = 8
+
+
+def test_the_delivery_reaches_a_running_nginx_without_dropping_a_link(nodes: FakeNodes, delivered: DeliveredVm) -> None:
+    public = public_bases()
+    first = plan(nodes, 2, public)
+    # A fresh VM: nginx is not running yet, so the delivery starts it.
+    result, calls = delivered.run(delivered.delivery(delivered.conf(first), first))
+    assert result.returncode == 0, result.stderr
+    assert "systemctl start nginx" in calls
+    wait_until(lambda: all(listening(m.public_port) for m in first), what="nginx to listen")
+    master = delivered.master_pid()
+
+    links = [(m, Link(m.public_port)) for m in first if m.service != "short" for _ in range(LINKS_PER_MAPPING)]
+    try:
+        assert all(link.greeting == f"{m.node} {m.service}" for m, link in links)
+        grown = plan(nodes, 3, public)
+        with Chatter([link for _, link in links[::LINKS_PER_MAPPING]]) as chatter:
+            result, calls = delivered.run(delivered.delivery(delivered.conf(grown), grown))
+            assert result.returncode == 0, result.stderr
+            added = [m for m in grown if m.node == "im-3"]
+            wait_until(lambda: all(listening(m.public_port) for m in added), what="the new node's ports")
+        assert chatter.exchanges > 0
+        assert chatter.failures == []
+        assert calls[-1] == "systemctl reload nginx"
+        assert not [c for c in calls if c.startswith(("systemctl restart nginx", "systemctl stop", "systemctl start"))]
+        assert "wfga: nginx config" in result.stdout
+        assert delivered.master_pid() == master
+        for m in added:
+            link = Link(m.public_port)
+            try:
+                assert link.greeting == f"im-3 {m.service}"
+                assert link.echo(b"new node") == b"new node"
+            finally:
+                link.close()
+        dropped = [m.key for m, link in links if link.echo(b"after delivery") != b"after delivery"]
+        assert dropped == []
+
+        # A config nginx rejects: the delivery fails visibly, the running config keeps serving.
+        live = (delivered.root / "etc/nginx/nginx.conf").read_text()
+        broken_plan = plan(nodes, 4, public)
+        broken = delivered.conf(broken_plan).replace("stream {\n", "stream {\n    wfga_no_such_directive on;\n")
+        result, calls = delivered.run(delivered.delivery(broken, broken_plan))
+        assert result.returncode != 0
+        assert "the running config stays in place" in result.stderr
+        assert "unknown directive" in result.stderr
+        assert not [
+            c for c in calls if c.startswith(("systemctl reload", "systemctl start", "systemctl restart nginx"))
+        ]
+        assert (delivered.root / "etc/nginx/nginx.conf").read_text() == live
+        assert delivered.master_pid() == master
+        assert not any(listening(m.public_port) for m in broken_plan if m.node == "im-4")
+        for m in added:
+            link = Link(m.public_port)
+            try:
+                assert link.greeting == f"im-3 {m.service}"
+            finally:
+                link.close()
+        dropped = [m.key for m, link in links if link.echo(b"after the failure") != b"after the failure"]
+        assert dropped == []
+    finally:
+        for _, link in links:
             link.close()
