@@ -1,7 +1,19 @@
-"""An Alibaba Cloud VM access point: ECS instances running nginx `stream`, each with its own EIP."""
+"""An Alibaba Cloud VM access point: ECS instances running nginx `stream`, each with its own EIP.
+
+The user data only bootstraps a VM: the instance ignores later changes to it (and to its image), so
+a config change never reboots or re-images a VM.  Every config reaches the running VMs through Cloud
+Assistant instead: one ``ecs.Command`` per VM whose content is the delivery script and whose name
+carries the hash of the delivered files, and an ``ecs.EcsInvocation`` of it on that VM.  In
+terraform-provider-alicloud every Command argument is ForceNew, and so are the Invocation's
+``command_id`` and ``instance_id``: a new config replaces the Command, which replaces the
+Invocation, which runs the script once.  The provider creates an Invocation by waiting for
+``Success`` and fails on ``Failed``/``PartialFailed``/``Stopped``, so a config that nginx rejects
+fails ``pulumi up`` visibly while the VM keeps serving the old one.
+"""
 
 from __future__ import annotations
 
+import base64
 from dataclasses import dataclass
 
 import pulumi
@@ -9,11 +21,17 @@ import pulumi_alicloud as alicloud
 
 from wfga.model.config import AccessPoint, Cluster
 from wfga.model.images import IMAGES
-from wfga.plan.cloudinit import render_user_data
+from wfga.plan.cloudinit import pack_user_data, render_user_data, render_vm_delivery
 from wfga.plan.portplan import AccessPointPlan, public_ingress
 
 from .from_config import plan_for
 from .networks import alicloud_eip, alicloud_network
+
+# Seconds the delivery may run on a VM (ecs.Command `timeout`, default 60): on a fresh VM it first
+# waits for cloud-init to install nginx.
+DELIVERY_TIMEOUT_S = 1200
+# The provider waits 1 minute by default for an Invocation to succeed; a fresh VM needs longer.
+INVOCATION_CREATE_TIMEOUT = "25m"
 
 
 @dataclass(frozen=True)
@@ -86,6 +104,8 @@ class AlicloudVmAccessPoint(pulumi.ComponentResource):
         for vm in plan.load_balancers:
             (zone,) = vm.zones
             prefix = f"{name}-{vm.key}"
+            carrier = list(vm.mappings)
+            user_data = render_user_data(carrier, distro=ap.vm.distro, connections=ap.vm.connections)
             instance = alicloud.ecs.Instance(
                 prefix,
                 instance_name=f"wfga-{prefix}",
@@ -94,12 +114,41 @@ class AlicloudVmAccessPoint(pulumi.ComponentResource):
                 image_id=image_id,
                 vswitch_id=self.vswitch_ids[zone],
                 security_groups=[group.id],
-                user_data=render_user_data(list(vm.mappings), distro=ap.vm.distro, connections=ap.vm.connections),
+                # `user_data` "supports setting a base64-encoded value, and it is the recommended usage"
+                # (SDK docstring); cloud-init unpacks the gzip inside.
+                user_data=pack_user_data(user_data),
                 instance_charge_type="PostPaid",
                 system_disk_category="cloud_essd",
                 # The EIP is the only way in; no second, changing public address.
                 internet_max_bandwidth_out=0,
+                # A user_data update reboots the instance ("If updated, the instance will reboot",
+                # SDK docstring) and an image_id change re-images it; neither may reach a serving VM.
+                # Configs travel by Cloud Assistant below; a new image by a deliberate replacement
+                # (docs/vm-access-points.md).
+                opts=pulumi.ResourceOptions.merge(
+                    child, pulumi.ResourceOptions(ignore_changes=["user_data", "image_id"])
+                ),
+            )
+            delivery = render_vm_delivery(carrier, distro=ap.vm.distro, connections=ap.vm.connections)
+            command = alicloud.ecs.Command(
+                f"{prefix}-nginx",
+                name=f"wfga-{prefix}-nginx-{delivery.key}",
+                description=f"wfga: nginx config {delivery.key} for {prefix}",
+                # "The Base64-encoded content of the command" (SDK docstring).
+                command_content=base64.b64encode(delivery.script.encode()).decode(),
+                type="RunShellScript",
+                timeout=DELIVERY_TIMEOUT_S,
                 opts=child,
+            )
+            alicloud.ecs.EcsInvocation(
+                f"{prefix}-nginx",
+                command_id=command.id,
+                instance_ids=[instance.id],
+                repeat_mode="Once",
+                opts=pulumi.ResourceOptions.merge(
+                    child,
+                    pulumi.ResourceOptions(custom_timeouts=pulumi.CustomTimeouts(create=INVOCATION_CREATE_TIMEOUT)),
+                ),
             )
             eip = alicloud_eip(f"{prefix}-eip", vm, zone, ap.eip_bandwidth_mbps, child)
             self.addresses[(ap.name, vm.key, zone)] = eip.address

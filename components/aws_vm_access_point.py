@@ -1,7 +1,21 @@
-"""An AWS VM access point: EC2 instances running nginx `stream`, each with its own EIP."""
+"""An AWS VM access point: EC2 instances running nginx `stream`, each with its own EIP.
+
+The user data only bootstraps a VM: the instance ignores later changes to it (and to its AMI), so a
+config change never stops/starts or replaces a VM.  Every config reaches the running VMs through
+Systems Manager instead: per VM an ``ssm.Document`` (type Command) whose content is the delivery
+script and whose name carries the hash of the delivered files, and an ``ssm.Association`` of that
+document with the VM.  In terraform-provider-aws the Document's ``name`` and the Association's
+``name`` (the document to apply) are ForceNew: a new config replaces both, and "when you create a
+new or update associations, the system runs it immediately" (SDK docstring,
+``apply_only_at_cron_interval``).  ``wait_for_success_timeout_seconds`` makes the create wait for
+``Success``, so a config that nginx rejects fails ``pulumi up`` visibly while the VM keeps serving
+the old one.  The agent needs the AmazonSSMManagedInstanceCore role, given here by an instance
+profile.
+"""
 
 from __future__ import annotations
 
+import json
 from dataclasses import dataclass
 
 import pulumi
@@ -9,11 +23,29 @@ import pulumi_aws as aws
 
 from wfga.model.config import AccessPoint, Cluster
 from wfga.model.images import IMAGES
-from wfga.plan.cloudinit import render_user_data
+from wfga.plan.cloudinit import pack_user_data, render_user_data, render_vm_delivery
 from wfga.plan.portplan import AccessPointPlan, public_ingress
 
 from .from_config import plan_for
 from .networks import aws_eip, aws_network
+
+# Seconds the delivery may run on a VM: on a fresh VM it first waits for cloud-init to install nginx.
+DELIVERY_TIMEOUT_S = 1200
+SSM_CORE_POLICY = "policy/AmazonSSMManagedInstanceCore"
+
+
+def partition(region: str) -> str:
+    return "aws-cn" if region.startswith("cn-") else "aws"
+
+
+def ssm_document(script: str, description: str) -> str:
+    """A Command document (schema 2.2) that runs ``script`` as one shell script."""
+    step = {
+        "action": "aws:runShellScript",
+        "name": "deliverNginxConfig",
+        "inputs": {"timeoutSeconds": str(DELIVERY_TIMEOUT_S), "runCommand": script.splitlines()},
+    }
+    return json.dumps({"schemaVersion": "2.2", "description": description, "mainSteps": [step]}, indent=1)
 
 
 @dataclass(frozen=True)
@@ -94,22 +126,79 @@ class AwsVmAccessPoint(pulumi.ComponentResource):
                 opts=pulumi.InvokeOutputOptions(provider=args.provider, parent=self),
             ).id
 
+        # IAM is global; the provider names the role and profile (unique per account).
+        role = aws.iam.Role(
+            f"{name}-ssm",
+            description=f"wfga VM access point {name}: Systems Manager agent",
+            assume_role_policy=json.dumps(
+                {
+                    "Version": "2012-10-17",
+                    "Statement": [
+                        {"Effect": "Allow", "Principal": {"Service": "ec2.amazonaws.com"}, "Action": "sts:AssumeRole"}
+                    ],
+                }
+            ),
+            tags={"Name": f"wfga-{name}-ssm"},
+            opts=child,
+        )
+        core = aws.iam.RolePolicyAttachment(
+            f"{name}-ssm",
+            role=role.name,
+            policy_arn=f"arn:{partition(region)}:iam::aws:{SSM_CORE_POLICY}",
+            opts=child,
+        )
+        profile = aws.iam.InstanceProfile(f"{name}-ssm", role=role.name, opts=child)
+
         self.addresses = {}
         self.load_balancer_ids = {}
         for vm in plan.load_balancers:
             (zone,) = vm.zones
             prefix = f"{name}-{vm.key}"
+            carrier = list(vm.mappings)
+            user_data = render_user_data(carrier, distro=ap.vm.distro, connections=ap.vm.connections)
             instance = aws.ec2.Instance(
                 prefix,
                 ami=ami,
                 instance_type=ap.vm.instance_type,
                 subnet_id=self.subnet_ids[zone],
                 vpc_security_group_ids=[group.id],
-                user_data=render_user_data(list(vm.mappings), distro=ap.vm.distro, connections=ap.vm.connections),
+                # "gzip-encoded user data must be base64-encoded and passed via this argument" (SDK
+                # docstring); EC2's 16 KB limit counts the gzip bytes.
+                user_data_base64=pack_user_data(user_data),
+                # "Specified as the name of the Instance Profile" (SDK docstring).
+                iam_instance_profile=profile.name,
                 associate_public_ip_address=False,
                 metadata_options=aws.ec2.InstanceMetadataOptionsArgs(http_tokens="required"),
                 region=region,
                 tags={"Name": f"wfga-{prefix}"},
+                # A user data update "will trigger a stop/start of the EC2 instance" (SDK docstring) and a
+                # new AMI replaces it; neither may reach a serving VM.  Configs travel by Systems
+                # Manager below; a new image by a deliberate replacement (docs/vm-access-points.md).
+                opts=pulumi.ResourceOptions.merge(
+                    child,
+                    pulumi.ResourceOptions(ignore_changes=["user_data", "user_data_base64", "ami"], depends_on=[core]),
+                ),
+            )
+            delivery = render_vm_delivery(carrier, distro=ap.vm.distro, connections=ap.vm.connections)
+            document = aws.ssm.Document(
+                f"{prefix}-nginx",
+                name=f"wfga-{prefix}-nginx-{delivery.key}",
+                document_type="Command",
+                document_format="JSON",
+                content=ssm_document(delivery.script, f"wfga: nginx config {delivery.key} for {prefix}"),
+                region=region,
+                tags={"Name": f"wfga-{prefix}-nginx"},
+                opts=child,
+            )
+            aws.ssm.Association(
+                f"{prefix}-nginx",
+                name=document.name,
+                association_name=f"wfga-{prefix}-nginx",
+                targets=[aws.ssm.AssociationTargetArgs(key="InstanceIds", values=[instance.id])],
+                max_concurrency="1",
+                max_errors="0",
+                wait_for_success_timeout_seconds=DELIVERY_TIMEOUT_S + 300,
+                region=region,
                 opts=child,
             )
             eip = aws_eip(f"{prefix}-eip", vm, zone, region, child)

@@ -9,11 +9,12 @@ from typing import Any
 
 import pulumi
 import pytest
-import yaml
 
 from tests.conftest import PROJECT, one, plan_values, stack_plan, stack_values
+from tests.vm_delivery import user_data_of, written_files
 from wfga.offline.engine import Plan, ResourceRecord, execute_program
 from wfga.offline.stackfile import StackValues
+from wfga.plan.cloudinit import STAGED_CONF
 from wfga.plan.portplan import SERVICES
 
 EIPS = {"alicloud:ecs/eipAddress:EipAddress": "ipAddress", "aws:ec2/eip:Eip": "publicIp"}
@@ -24,8 +25,7 @@ _SERVER = re.compile(r"server \{\s*listen (\d+)[^;]*;\s*proxy_pass ([\d.]+):(\d+
 
 def nginx_routes(instance: ResourceRecord) -> dict[int, tuple[str, int, int]]:
     """listen port -> (target ip, target port, proxy_timeout), from the VM's own user data."""
-    data = yaml.safe_load(instance.inputs["userData"])
-    (conf,) = [f["content"] for f in data["write_files"] if f["path"].endswith("nginx.conf")]
+    conf = written_files(instance)[STAGED_CONF]
     routes = {int(p): (ip, int(tp), int(t)) for p, ip, tp, t in _SERVER.findall(conf)}
     assert len(routes) == conf.count("server {")
     return routes
@@ -76,8 +76,8 @@ def test_vms_spread_over_zones_with_protected_eips_and_images_looked_up():
     (ec2,) = plan.of_type("aws:ec2/instance:Instance")
     assert ec2.inputs["ami"].startswith("ami-")
     assert ec2.inputs["metadataOptions"]["httpTokens"] == "required"
-    assert yaml.safe_load(ec2.inputs["userData"])["packages"] == ["nginx", "nginx-mod-stream"]
-    assert yaml.safe_load(ali[0].inputs["userData"])["packages"] == ["nginx", "libnginx-mod-stream"]
+    assert user_data_of(ec2)["packages"] == ["nginx", "nginx-mod-stream"]
+    assert user_data_of(ali[0])["packages"] == ["nginx", "libnginx-mod-stream"]
     eips = [r for t in EIPS for r in plan.of_type(t)]
     assert len(eips) == 3 and all(r.protect for r in eips)
 

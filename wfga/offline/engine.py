@@ -96,6 +96,16 @@ ASSIGNED: dict[str, tuple[str, dict[str, str]]] = {
     "alicloud:ecs/securityGroup:SecurityGroup": ("sg-", {}),
     "alicloud:ecs/instance:Instance": ("i-", {}),
     "alicloud:ecs/eipAssociation:EipAssociation": ("eipassoc-", {}),
+    "alicloud:ecs/command:Command": ("c-", {}),
+    "alicloud:ecs/ecsInvocation:EcsInvocation": ("t-", {}),
+    "aws:iam/role:Role": ("wfga-role-", {"name": "=id", "arn": "arn:aws:iam::000000000000:role/"}),
+    "aws:iam/rolePolicyAttachment:RolePolicyAttachment": ("rpa-", {}),
+    "aws:iam/instanceProfile:InstanceProfile": (
+        "wfga-profile-",
+        {"name": "=id", "arn": "arn:aws:iam::000000000000:instance-profile/"},
+    ),
+    "aws:ssm/document:Document": ("ssmdoc-", {"arn": "arn:aws:ssm:document/"}),
+    "aws:ssm/association:Association": ("assoc-", {"associationId": "=id"}),
     "aws:ec2/vpcPeeringConnectionAccepter:VpcPeeringConnectionAccepter": ("pcxa-", {}),
     "alicloud:dcdn/domain:Domain": ("dcdn-", {"cname": "dns"}),
     "alicloud:dcdn/domainConfig:DomainConfig": ("dcdncfg-", {"configId": "cfg-"}),
@@ -123,6 +133,12 @@ ASSIGNED: dict[str, tuple[str, dict[str, str]]] = {
 }
 
 
+# Resources whose every input is ForceNew get a new id from the cloud when they change; the mocks key
+# such an id on the input that names the version (a Cloud Assistant command's name carries the hash
+# of its content), so what references the id changes too, as it would on the cloud.
+ID_KEYED_ON: dict[str, str] = {"alicloud:ecs/command:Command": "name"}
+
+
 @dataclass
 class ResourceRecord:
     urn: str
@@ -143,6 +159,8 @@ class ResourceRecord:
     custom_timeouts: dict[str, str] = field(default_factory=dict)
     # ResourceOptions.delete_before_replace: a replacement deletes this resource before creating the new one.
     delete_before_replace: bool = False
+    # Inputs the engine keeps at their deployed values (ResourceOptions.ignore_changes).
+    ignore_changes: list[str] = field(default_factory=list)
 
 
 @dataclass
@@ -211,7 +229,8 @@ class WfgaMocks(pulumi.runtime.Mocks):
         if known is None:
             raise OfflineError(f"the offline plan does not model resource type {args.typ} ({args.name})")
         prefix, attributes = known
-        resource_id = self._id(prefix, args.typ, args.name)
+        version = str(args.inputs.get(ID_KEYED_ON[args.typ], "")) if args.typ in ID_KEYED_ON else ""
+        resource_id = self._id(prefix, args.typ, args.name, version)
         state = dict(args.inputs)
         for attr, kind in attributes.items():
             if kind == "=id":
@@ -298,6 +317,7 @@ class RecordingMonitor(pulumi_mocks.MockMonitor):
                 aliases=aliases,
                 custom_timeouts=_timeouts(request),
                 delete_before_replace=bool(getattr(request, "deleteBeforeReplace", False)),
+                ignore_changes=list(getattr(request, "ignoreChanges", [])),
             )
         )
 

@@ -15,7 +15,13 @@ Per node the change is
 Cloud-assigned addresses are placeholders in an offline plan, so entries are compared by the EIP
 resource behind a placeholder address, not by the placeholder itself.  Which input change forces a
 replacement is the provider's decision; :data:`REPLACE_ON` knows the few that matter here and
-``pulumi preview --diff`` stays the authority.
+``pulumi preview --diff`` stays the authority.  Inputs a resource lists in ``ignore_changes`` are
+not compared, as the engine keeps their deployed values.
+
+A VM access point forwards a new entry only once its VMs run the new nginx config: an entry added
+on a VM is additive when that VM's config delivery (Cloud Assistant invocation, Systems Manager
+association) runs in the same change, and disruptive otherwise.  A VM that is replaced, rebooted
+or re-imaged (user data or image not ignored) drops every link through it: disruptive.
 """
 
 from __future__ import annotations
@@ -49,6 +55,14 @@ AWS_LB = "aws:lb/loadBalancer:LoadBalancer"
 AWS_TARGET_GROUP = "aws:lb/targetGroup:TargetGroup"
 LOAD_BALANCER_TYPES = {"alicloud:nlb/loadBalancer:LoadBalancer", AWS_LB}
 LISTENER_TYPES = {"alicloud:nlb/listener:Listener", "aws:lb/listener:Listener"}
+VM_TYPES = {"alicloud:ecs/instance:Instance", "aws:ec2/instance:Instance"}
+# An update of these reboots (ECS), stops/starts (EC2) or re-images a VM (SDK docstrings).
+VM_RESTART_INPUTS = frozenset({"userData", "userDataBase64", "imageId"})
+# The resource that runs a VM's config delivery, and how it is named in the diff.
+DELIVERY_TYPES = {
+    "alicloud:ecs/ecsInvocation:EcsInvocation": "Cloud Assistant command",
+    "aws:ssm/association:Association": "Systems Manager document",
+}
 
 # Inputs the providers mark ForceNew (alicloud: terraform-provider-alicloud schemas; aws: the
 # aws_eip / aws_lb / aws_lb_target_group / aws_lb_listener schemas, unverified against 7.x).  A change
@@ -87,6 +101,17 @@ REPLACE_ON: dict[str, frozenset[str]] = {
         {"ipAddressType", "name", "namePrefix", "port", "protocol", "protocolVersion", "region", "targetType", "vpcId"}
     ),
     "aws:lb/listener:Listener": frozenset({"loadBalancerArn", "region"}),
+    "aws:ec2/instance:Instance": frozenset({"ami", "availabilityZone", "region", "subnetId"}),
+    # terraform-provider-alicloud: every argument of alicloud_ecs_command and alicloud_ecs_invocation.
+    "alicloud:ecs/command:Command": frozenset(
+        {"commandContent", "description", "enableParameter", "name", "timeout", "type", "workingDir"}
+    ),
+    "alicloud:ecs/ecsInvocation:EcsInvocation": frozenset(
+        {"commandId", "frequency", "instanceIds", "parameters", "repeatMode", "timed", "username"}
+    ),
+    # terraform-provider-aws: aws_ssm_document `name`; aws_ssm_association `name` (the document), `instance_id`.
+    "aws:ssm/document:Document": frozenset({"name", "region"}),
+    "aws:ssm/association:Association": frozenset({"instanceId", "name", "region"}),
 }
 
 
@@ -130,6 +155,8 @@ class PlanDiff:
     def impact(self) -> Impact:
         impacts: list[Impact] = [n.impact for n in self.nodes]
         if any(r.action == "replace" and r.type in LOAD_BALANCER_TYPES | LISTENER_TYPES for r in self.resources):
+            impacts.append("disruptive")
+        if any(_restarts_vm(r) for r in self.resources):
             impacts.append("disruptive")
         return max(impacts, key=_RANK.__getitem__, default="none")
 
@@ -265,7 +292,10 @@ def _resource_changes(base: Mapping[str, Any], head: Mapping[str, Any]) -> list[
             continue
         other = new[key]
         before_in, after_in = res.get("inputs", {}), other.get("inputs", {})
-        keys = sorted(k for k in set(before_in) | set(after_in) if before_in.get(k) != after_in.get(k))
+        ignored = set(other.get("ignore_changes", []))
+        keys = sorted(
+            k for k in set(before_in) | set(after_in) if k not in ignored and before_in.get(k) != after_in.get(k)
+        )
         provider_moved = _provider_key(res.get("provider", "")) != _provider_key(other.get("provider", ""))
         if provider_moved:
             keys.append("(provider)")
@@ -340,6 +370,64 @@ def _replacement_notes(resources: Sequence[ResourceChange], head: Mapping[str, A
     return notes
 
 
+def _restarts_vm(r: ResourceChange) -> bool:
+    return r.type in VM_TYPES and (
+        r.action == "replace" or (r.action == "update" and bool(VM_RESTART_INPUTS & set(r.inputs)))
+    )
+
+
+def _deliveries(head: Mapping[str, Any], resources: Sequence[ResourceChange]) -> dict[str, str]:
+    """Instance id -> what delivers its new nginx config in this change (created or replaced delivery)."""
+    running = {r.key for r in resources if r.type in DELIVERY_TYPES and r.action in ("create", "replace")}
+    names = {r["id"]: r["inputs"].get("name", r["name"]) for r in head.get("resources", [])}
+    result: dict[str, str] = {}
+    for res in head.get("resources", []):
+        if resource_key(res["urn"]) not in running:
+            continue
+        inputs = res.get("inputs", {})
+        if res["type"] == "aws:ssm/association:Association":
+            targets = [v for t in inputs.get("targets", []) if t.get("key") == "InstanceIds" for v in t["values"]]
+            what = f"{DELIVERY_TYPES[res['type']]} {inputs.get('name')}"
+        else:
+            targets = list(inputs.get("instanceIds", []))
+            what = f"{DELIVERY_TYPES[res['type']]} {names.get(inputs.get('commandId'), '?')}"
+        for instance_id in targets:
+            result[instance_id] = what
+    return result
+
+
+def _vm_entries(
+    nodes: list[NodeChange], head: Mapping[str, Any], resources: Sequence[ResourceChange]
+) -> tuple[list[NodeChange], list[str]]:
+    """Entries added on a VM are additive only if that VM's config delivery runs in this change."""
+    vms = {r["id"]: r["name"] for r in head.get("resources", []) if r["type"] in VM_TYPES}
+    aps: Mapping[str, Any] = head.get("outputs", {}).get("access_points", {})
+    vm_of = {
+        ip: lb["id"]
+        for ap in aps.values()
+        for lb in ap.get("load_balancers", {}).values()
+        for ip in lb.get("public_ips", [])
+        if lb.get("id") in vms
+    }
+    deliveries = _deliveries(head, resources)
+    notes = [f"{what} runs on VM {vms.get(vm, vm)}" for vm, what in sorted(deliveries.items())]
+    result = []
+    for n in nodes:
+        reasons, stranded = [], False
+        for e in n.added:
+            vm = vm_of.get(e.partition(":")[0])
+            if vm is None:
+                continue
+            if vm in deliveries:
+                reasons.append(f"{e} forwards once {deliveries[vm]} runs on VM {vms[vm]}")
+            else:
+                stranded = True
+                reasons.append(f"{e}: VM {vms[vm]} gets no new nginx config in this change, so it would not forward")
+        impact: Impact = "disruptive" if stranded else n.impact
+        result.append(replace(n, impact=impact, reasons=n.reasons + reasons) if reasons else n)
+    return result, notes
+
+
 def compare(base: Mapping[str, Any], head: Mapping[str, Any], base_label: str, head_label: str) -> PlanDiff:
     """The diff of two plans in ``wfga plan --json`` form."""
     base_addr, head_addr = _Addresses(base), _Addresses(head)
@@ -368,9 +456,17 @@ def compare(base: Mapping[str, Any], head: Mapping[str, Any], base_label: str, h
     nodes = [
         replace(n, impact="disruptive", reasons=n.reasons + moved[n.node]) if n.node in moved else n for n in nodes
     ]
+    nodes, delivery_notes = _vm_entries(nodes, head, resources)
     switch = web_switch_note(base, head)
     notes = [switch] if switch else []
     notes += _replacement_notes(resources, head)
+    notes += [
+        f"VM {r.name} is {'replaced' if r.action == 'replace' else 'rebooted'} ({', '.join(r.inputs)}): "
+        "every link through it drops"
+        for r in resources
+        if _restarts_vm(r)
+    ]
+    notes += delivery_notes
     notes += [f"EIP {r.name} is replaced: its address changes" for r in resources if r.key in replaced_eips]
     notes += [
         f"{'EIP' if r.type in EIP_TYPES else 'load balancer'} {r.name} is deleted" + (f" ({r.note})" if r.note else "")
