@@ -154,6 +154,8 @@ class Nginx:
         # Its own session, so a stuck instance can be killed with every worker it forked, by group id.
         self.procs.append(subprocess.Popen(self.command("-g", "daemon off;"), start_new_session=True))
         wait_until(lambda: listening(mappings[0].public_port), what="nginx to listen")
+        # The master writes its pid file after it starts listening.
+        wait_until((self.prefix / "nginx.pid").exists, what="nginx's pid file")
 
     def stop(self) -> None:
         for proc in self.procs:
@@ -511,6 +513,7 @@ def test_the_delivery_reaches_a_running_nginx_without_dropping_a_link(nodes: Fak
     assert result.returncode == 0, result.stderr
     assert "systemctl start nginx" in calls
     wait_until(lambda: all(listening(m.public_port) for m in first), what="nginx to listen")
+    wait_until(delivered.pid_file.exists, what="nginx's pid file")
     master = delivered.master_pid()
 
     links = [(m, Link(m.public_port)) for m in first if m.service != "short" for _ in range(LINKS_PER_MAPPING)]
