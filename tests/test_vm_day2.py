@@ -227,4 +227,7 @@ def test_alibaba_invocation_waits_long_enough_for_a_fresh_vm():
     plan = stack_plan("vm-demo")
     commands = plan.of_type("alicloud:ecs/command:Command")
     assert {c.inputs["timeout"] for c in commands} == {1200}
-    assert {r.inputs["repeatMode"] for r in plan.of_type("alicloud:ecs/ecsInvocation:EcsInvocation")} == {"Once"}
+    invocations = plan.of_type("alicloud:ecs/ecsInvocation:EcsInvocation")
+    assert {r.inputs["repeatMode"] for r in invocations} == {"Once"}
+    # The provider waits 1 minute by default; a fresh VM's bootstrap takes longer.
+    assert [r.custom_timeouts for r in invocations] == [{"create": "25m"}] * 2
