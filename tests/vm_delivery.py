@@ -130,7 +130,8 @@ def run_with_recorders(script: str, tmp: Path, *, active: bool = True, config_ok
 
 
 def instances(plan: Plan) -> list[ResourceRecord]:
-    return [r for r in plan.resources if r.type in INSTANCES]
+    """The VMs by name (resources register in no fixed order)."""
+    return sorted((r for r in plan.resources if r.type in INSTANCES), key=lambda r: r.name)
 
 
 def big_stack(nodes: int) -> dict[str, Any]:
@@ -160,6 +161,9 @@ def big_stack(nodes: int) -> dict[str, Any]:
                 "kind": "vm",
                 "link": "existing",
                 "vpc_cidr": "10.22.0.0/16",
+                "vpc_id": "vpc-0big0000000000001",
+                "route_table_id": "rtb-0big0000000000001",
+                "subnets": {"eu-central-1a": "subnet-0big000000000001"},
                 "zones": ["eu-central-1a"],
                 "vm": {"instance_type": "c7i.large", "distro": "amazon-linux"},
             }
