@@ -379,7 +379,7 @@ def _restarts_vm(r: ResourceChange) -> bool:
 def _deliveries(head: Mapping[str, Any], resources: Sequence[ResourceChange]) -> dict[str, str]:
     """Instance id -> what delivers its new nginx config in this change (created or replaced delivery)."""
     running = {r.key for r in resources if r.type in DELIVERY_TYPES and r.action in ("create", "replace")}
-    names = {r["id"]: r["inputs"].get("name", r["name"]) for r in head.get("resources", [])}
+    names = {r.get("id"): r.get("inputs", {}).get("name", r["name"]) for r in head.get("resources", [])}
     result: dict[str, str] = {}
     for res in head.get("resources", []):
         if resource_key(res["urn"]) not in running:
@@ -400,7 +400,7 @@ def _vm_entries(
     nodes: list[NodeChange], head: Mapping[str, Any], resources: Sequence[ResourceChange]
 ) -> tuple[list[NodeChange], list[str]]:
     """Entries added on a VM are additive only if that VM's config delivery runs in this change."""
-    vms = {r["id"]: r["name"] for r in head.get("resources", []) if r["type"] in VM_TYPES}
+    vms = {r.get("id"): r["name"] for r in head.get("resources", []) if r["type"] in VM_TYPES}
     aps: Mapping[str, Any] = head.get("outputs", {}).get("access_points", {})
     vm_of = {
         ip: lb["id"]
