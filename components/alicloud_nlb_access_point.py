@@ -11,7 +11,7 @@ from wfga.model.config import AccessPoint, Cluster
 from wfga.plan.portplan import AccessPointPlan, LoadBalancerPlan, PortMapping
 
 from .from_config import plan_for
-from .networks import alicloud_eip, alicloud_network
+from .networks import Network, alicloud_eip, alicloud_network
 
 
 @dataclass(frozen=True)
@@ -32,6 +32,8 @@ class AlicloudNlbAccessPointArgs:
 class AlicloudNlbAccessPoint(pulumi.ComponentResource):
     """Owns everything of one access point in its region; the cluster side lives elsewhere."""
 
+    # The VPC, its route table and subnets, for what else lives in the access point (TURN relays).
+    network: Network
     vpc_id: pulumi.Output[str]
     route_table_id: pulumi.Output[str]
     vswitch_ids: dict[str, pulumi.Output[str]]
@@ -46,6 +48,7 @@ class AlicloudNlbAccessPoint(pulumi.ComponentResource):
         self._eip_bandwidth_mbps = ap.eip_bandwidth_mbps
 
         network = alicloud_network(name, ap, self._child)
+        self.network = network
         self.vpc_id, self.route_table_id, self.vswitch_ids = network.vpc_id, network.route_table_id, network.subnet_ids
         self.addresses = {}
         self.load_balancer_ids = {}

@@ -25,7 +25,7 @@ from wfga.plan.cloudinit import pack_user_data, render_user_data, render_vm_deli
 from wfga.plan.portplan import AccessPointPlan, public_ingress
 
 from .from_config import plan_for
-from .networks import alicloud_eip, alicloud_network
+from .networks import Network, alicloud_eip, alicloud_network
 
 # Seconds the delivery may run on a VM (ecs.Command `timeout`, default 60): on a fresh VM it first
 # waits for cloud-init to install nginx.
@@ -50,6 +50,8 @@ class AlicloudVmAccessPointArgs:
 
 
 class AlicloudVmAccessPoint(pulumi.ComponentResource):
+    # The VPC, its route table and subnets, for what else lives in the access point (TURN relays).
+    network: Network
     vpc_id: pulumi.Output[str]
     route_table_id: pulumi.Output[str]
     vswitch_ids: dict[str, pulumi.Output[str]]
@@ -63,6 +65,7 @@ class AlicloudVmAccessPoint(pulumi.ComponentResource):
         ap = plan.config
         assert ap.vm is not None
         network = alicloud_network(name, ap, child)
+        self.network = network
         self.vpc_id, self.route_table_id, self.vswitch_ids = network.vpc_id, network.route_table_id, network.subnet_ids
 
         group = alicloud.ecs.SecurityGroup(

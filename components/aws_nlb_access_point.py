@@ -11,7 +11,7 @@ from wfga.model.config import AccessPoint, Cluster
 from wfga.plan.portplan import AccessPointPlan, LoadBalancerPlan, PortMapping, public_ingress
 
 from .from_config import plan_for
-from .networks import aws_eip, aws_network
+from .networks import Network, aws_eip, aws_network
 
 
 @dataclass(frozen=True)
@@ -31,6 +31,8 @@ class AwsNlbAccessPointArgs:
 class AwsNlbAccessPoint(pulumi.ComponentResource):
     """Owns everything of one access point in its region; peering and the cluster side live elsewhere."""
 
+    # The VPC, its route table and subnets, for what else lives in the access point (TURN relays).
+    network: Network
     vpc_id: pulumi.Output[str]
     route_table_id: pulumi.Output[str]
     subnet_ids: dict[str, pulumi.Output[str]]
@@ -45,7 +47,7 @@ class AwsNlbAccessPoint(pulumi.ComponentResource):
         self._child = pulumi.ResourceOptions(parent=self, provider=args.provider)
 
         network = aws_network(name, args.plan.config, self._child)
-        self._network = network
+        self.network = network
         self.vpc_id, self.route_table_id, self.subnet_ids = network.vpc_id, network.route_table_id, network.subnet_ids
         self.addresses = {}
         self.load_balancer_ids = {}
@@ -122,7 +124,7 @@ class AwsNlbAccessPoint(pulumi.ComponentResource):
             # Removing a zone or the security group replaces an NLB; the new one cannot take the EIPs (nor
             # the name) while the old one holds them, so the old one goes first (docs/safe-change.md).
             opts=pulumi.ResourceOptions.merge(
-                self._network.gateway_opts(self._child), pulumi.ResourceOptions(delete_before_replace=True)
+                self.network.gateway_opts(self._child), pulumi.ResourceOptions(delete_before_replace=True)
             ),
         )
         self.load_balancer_ids[lb.key] = nlb.arn

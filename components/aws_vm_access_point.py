@@ -27,7 +27,7 @@ from wfga.plan.cloudinit import pack_user_data, render_user_data, render_vm_deli
 from wfga.plan.portplan import AccessPointPlan, public_ingress
 
 from .from_config import plan_for
-from .networks import aws_eip, aws_network
+from .networks import Network, aws_eip, aws_network
 
 # Seconds the delivery may run on a VM: on a fresh VM it first waits for cloud-init to install nginx.
 DELIVERY_TIMEOUT_S = 1200
@@ -62,6 +62,8 @@ class AwsVmAccessPointArgs:
 
 
 class AwsVmAccessPoint(pulumi.ComponentResource):
+    # The VPC, its route table and subnets, for what else lives in the access point (TURN relays).
+    network: Network
     vpc_id: pulumi.Output[str]
     route_table_id: pulumi.Output[str]
     subnet_ids: dict[str, pulumi.Output[str]]
@@ -76,6 +78,7 @@ class AwsVmAccessPoint(pulumi.ComponentResource):
         assert ap.vm is not None
         region = ap.region
         network = aws_network(name, ap, child)
+        self.network = network
         self.vpc_id, self.route_table_id, self.subnet_ids = network.vpc_id, network.route_table_id, network.subnet_ids
 
         group = aws.ec2.SecurityGroup(

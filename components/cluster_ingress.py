@@ -1,4 +1,5 @@
-"""Cluster-side security group rules that admit one access point to the listened service ports only."""
+"""Cluster-side security group rules that admit one access point to the listened service ports only,
+and, when the access point has a TURN relay, to Janus's RTP range (UDP)."""
 
 from __future__ import annotations
 
@@ -8,8 +9,10 @@ import pulumi
 import pulumi_alicloud as alicloud
 import pulumi_aws as aws
 
+from wfga.model.av import Janus
 from wfga.model.config import AccessPoint, Cluster
 from wfga.plan.portplan import listened_services
+from wfga.plan.turn import janus_ingress
 
 
 @dataclass(frozen=True)
@@ -18,6 +21,8 @@ class ClusterIngressArgs:
     cluster: Cluster
     security_group_id: str
     cluster_provider: alicloud.Provider | aws.Provider
+    # Set when the access point has a TURN relay: its relays reach Janus's RTP ports over the link.
+    janus: Janus | None = None
 
 
 class ClusterIngress(pulumi.ComponentResource):
@@ -56,4 +61,32 @@ class ClusterIngress(pulumi.ComponentResource):
                 description=description,
                 opts=child,
             )
+        if args.janus is not None:
+            rule = janus_ingress(args.janus, ap.name, str(ap.vpc_cidr))
+            description = f"wfga TURN relay {ap.name} to Janus RTP"
+            if cluster.cloud == "aws":
+                aws.vpc.SecurityGroupIngressRule(
+                    f"{name}-rtp",
+                    security_group_id=args.security_group_id,
+                    ip_protocol=rule.protocol,
+                    from_port=rule.first_port,
+                    to_port=rule.last_port,
+                    cidr_ipv4=rule.cidr,
+                    description=description,
+                    region=cluster.region,
+                    opts=child,
+                )
+            else:
+                alicloud.ecs.SecurityGroupRule(
+                    f"{name}-rtp",
+                    security_group_id=args.security_group_id,
+                    type="ingress",
+                    ip_protocol=rule.protocol,
+                    nic_type="intranet",
+                    policy="accept",
+                    port_range=f"{rule.first_port}/{rule.last_port}",
+                    cidr_ip=rule.cidr,
+                    description=description,
+                    opts=child,
+                )
         self.register_outputs({})

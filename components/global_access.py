@@ -1,8 +1,8 @@
 """The front door: one component that owns a cluster's whole global access.
 
 It takes the user-facing configuration (the same models a stack file is parsed into), plans it,
-and builds the cluster side, every access point with its private link and cluster ingress, and the
-service-domain and object-storage edge.  The knowledge of which component serves which cloud and
+and builds the cluster side, every access point with its private link, cluster ingress and TURN
+relay, and the service-domain and object-storage edge.  The knowledge of which component serves which cloud and
 kind, which link joins which pair, and which provider serves which region lives here, so any
 program (this repository's ``__main__.py``, an ``examples/`` program, or another Pulumi program)
 gets the same infrastructure from the same config.
@@ -18,15 +18,19 @@ import pulumi_alicloud as alicloud
 import pulumi_aws as aws
 import pulumi_cloudflare as cloudflare
 
-from wfga.model.config import NAMESPACE, ConfigError, StackConfig
+from wfga.model.av import AvConfig
+from wfga.model.config import NAMESPACE, AccessPoint, ConfigError, StackConfig
 from wfga.model.edge import EdgeConfig
 from wfga.plan.edge import ACM_REGION, ALICLOUD_EDGE_REGION, bucket_settings, cloudflare_zone_plans, storage_hosts
 from wfga.plan.outputs import node_outputs
 from wfga.plan.portplan import AccessPointPlan, plan_stack
+from wfga.plan.turn import janus_lines, media_outputs
 
 from .alicloud_nlb_access_point import AlicloudNlbAccessPoint, AlicloudNlbAccessPointArgs
+from .alicloud_turn_relay import AlicloudTurnRelay, AlicloudTurnRelayArgs
 from .alicloud_vm_access_point import AlicloudVmAccessPoint, AlicloudVmAccessPointArgs
 from .aws_nlb_access_point import AwsNlbAccessPoint, AwsNlbAccessPointArgs
+from .aws_turn_relay import AwsTurnRelay, AwsTurnRelayArgs
 from .aws_vm_access_point import AwsVmAccessPoint, AwsVmAccessPointArgs
 from .cen_core import CenCore, CenCoreArgs, CenIds
 from .cen_link import CenLink, CenLinkArgs
@@ -48,6 +52,10 @@ class GlobalAccessArgs:
     edge: EdgeConfig = field(default_factory=EdgeConfig)
     # Only for a service domain or storage on Cloudflare: the API token, kept secret.
     cloudflare_api_token: pulumi.Input[str] | None = None
+    # Audio/video (wfga:av) when on: a TURN relay in each access point it names.
+    av: AvConfig | None = None
+    # Required with av: the TURN password every client shares (wfga:turn_password), kept secret.
+    turn_password: pulumi.Input[str] | None = None
 
 
 class GlobalAccess(pulumi.ComponentResource):
@@ -66,6 +74,8 @@ class GlobalAccess(pulumi.ComponentResource):
     service_domains: dict[str, Any] | None
     object_storage: pulumi.Output[Any] | None
     media_config: list[str] | None
+    turn_servers: pulumi.Output[Any] | None
+    janus_config: str | None
 
     def __init__(self, name: str, args: GlobalAccessArgs, opts: pulumi.ResourceOptions | None = None) -> None:
         # Plan before registering anything: a config the port plan refuses registers no resource.
@@ -73,8 +83,12 @@ class GlobalAccess(pulumi.ComponentResource):
             plans = plan_stack(args.config)
         except ConfigError as err:
             raise pulumi.RunError(str(err)) from None
+        if args.av is not None and args.turn_password is None:
+            raise pulumi.RunError(f"{NAMESPACE}:turn_password: required with {NAMESPACE}:av; set it as a secret")
         super().__init__("wfga:global_access:GlobalAccess", name, None, opts)
         self._cfg = args.config
+        self._av = args.av
+        self._turn_password = args.turn_password
         self._alicloud: dict[str, alicloud.Provider] = {}
         self._aws: aws.Provider | None = None
         self.cen = None
@@ -95,6 +109,8 @@ class GlobalAccess(pulumi.ComponentResource):
             "service_domains": self.service_domains,
             "object_storage": self.object_storage,
             "media_config": self.media_config,
+            "turn_servers": self.turn_servers,
+            "janus_config": self.janus_config,
         }
         return {name: value for name, value in every.items() if value is not None}
 
@@ -164,13 +180,51 @@ class GlobalAccess(pulumi.ComponentResource):
             plan.name, AlicloudNlbAccessPointArgs(plan=plan, provider=provider), self._child()
         )
 
+    def _turn_relay(self, ap: AccessPoint, point: AccessPointComponent) -> list[pulumi.Output[str]]:
+        """The access point's TURN relay, in its VPC; its public addresses, turn-1 first."""
+        av, password, cidr = self._av, self._turn_password, str(self._cfg.cluster.cidr)
+        assert av is not None and password is not None
+        opts = pulumi.ResourceOptions(parent=self)
+        relay: AlicloudTurnRelay | AwsTurnRelay
+        if ap.cloud == "aws":
+            relay = AwsTurnRelay(
+                ap.name,
+                AwsTurnRelayArgs(
+                    access_point=ap,
+                    av=av,
+                    cluster_cidr=cidr,
+                    network=point.network,
+                    turn_password=password,
+                    provider=self._aws_provider(),
+                ),
+                opts,
+            )
+        else:
+            relay = AlicloudTurnRelay(
+                ap.name,
+                AlicloudTurnRelayArgs(
+                    access_point=ap,
+                    av=av,
+                    cluster_cidr=cidr,
+                    network=point.network,
+                    turn_password=password,
+                    provider=self._alicloud_provider(ap.region),
+                ),
+                opts,
+            )
+        return list(relay.addresses.values())
+
     def _access_points(self, plans: list[AccessPointPlan], core: CenIds | None) -> None:
-        cfg, cluster = self._cfg, self._cfg.cluster
+        cfg, cluster, av = self._cfg, self._cfg.cluster, self._av
         addresses: dict[tuple[str, str, str], pulumi.Output[str]] = {}
         access_points: dict[str, Any] = {}
+        turn_addresses: dict[str, list[pulumi.Output[str]]] = {}
         for plan in plans:
             ap = plan.config
             point = self._access_point(plan)
+            has_turn = av is not None and ap.name in av.access_points
+            if has_turn:
+                turn_addresses[ap.name] = self._turn_relay(ap, point)
             addresses.update(point.addresses)
             access_points[plan.name] = {
                 "region": ap.region,
@@ -222,6 +276,7 @@ class GlobalAccess(pulumi.ComponentResource):
                         cluster=cluster,
                         security_group_id=cluster.security_group_id,
                         cluster_provider=self._cluster_provider(),
+                        janus=av.janus if av is not None and has_turn else None,
                     ),
                     self._child(),
                 )
@@ -237,6 +292,24 @@ class GlobalAccess(pulumi.ComponentResource):
             self.backup_entries = nodes["backup_entries"]
             self.port_map = nodes["port_map"]
             self.access_points = access_points
+        self.turn_servers = self.janus_config = None
+        if av is not None:
+            # wfga caps a CEN link (cen_bandwidth_mbps); peering and existing links have no cap of its own.
+            caps = {ap.name: ap.cen_bandwidth_mbps if ap.link == "cen" else None for ap in cfg.access_points}
+            names = list(turn_addresses)
+            counts = [len(turn_addresses[n]) for n in names]
+            flat = [ip for n in names for ip in turn_addresses[n]]
+
+            def by_access_point(ips: list[str]) -> dict[str, list[str]]:
+                out, start = {}, 0
+                for n, count in zip(names, counts, strict=True):
+                    out[n], start = ips[start : start + count], start + count
+                return out
+
+            self.turn_servers = pulumi.Output.all(*flat).apply(
+                lambda ips: media_outputs(av, by_access_point(list(ips)), caps)
+            )
+            self.janus_config = janus_lines(av.janus)
 
     def _edge(self, edge: EdgeConfig, cloudflare_api_token: pulumi.Input[str] | None) -> None:
         self.service_domains = self.object_storage = self.media_config = None

@@ -130,8 +130,8 @@ def _pinned(carrier: LoadBalancerPlan, zone: str) -> PublicAddress | None:
     return PublicAddress(pinned.allocation_id, pulumi.Output.from_input(str(pinned.address)))
 
 
-# Every EIP wfga creates is protected: its address is written into every node's wildfirechat.conf,
-# so neither a refactor nor a stray `pulumi destroy` may release it.
+# Every EIP wfga creates is protected: its address is written into every node's wildfirechat.conf
+# (or, for TURN, into every app), so neither a refactor nor a stray `pulumi destroy` may release it.
 _PROTECT = pulumi.ResourceOptions(protect=True)
 
 
@@ -142,13 +142,20 @@ def alicloud_eip(
     pinned = _pinned(carrier, zone)
     if pinned is not None:
         return pinned
+    return new_alicloud_eip(
+        name, bandwidth_mbps, f"wfga access point {carrier.access_point} {carrier.key} {zone}", opts
+    )
+
+
+def new_alicloud_eip(name: str, bandwidth_mbps: int, description: str, opts: pulumi.ResourceOptions) -> PublicAddress:
+    """A new, protected EIP named ``wfga-<name>``, pay-by-traffic (the only metering an NLB takes)."""
     eip = alicloud.ecs.EipAddress(
         name,
         address_name=f"wfga-{name}",
         bandwidth=str(bandwidth_mbps),
         internet_charge_type="PayByTraffic",
         payment_type="PayAsYouGo",
-        description=f"wfga access point {carrier.access_point} {carrier.key} {zone}",
+        description=description,
         opts=pulumi.ResourceOptions.merge(opts, _PROTECT),
     )
     return PublicAddress(eip.id, eip.ip_address)
@@ -161,6 +168,11 @@ def aws_eip(
     pinned = _pinned(carrier, zone)
     if pinned is not None:
         return pinned
+    return new_aws_eip(name, region, opts)
+
+
+def new_aws_eip(name: str, region: str, opts: pulumi.ResourceOptions) -> PublicAddress:
+    """A new, protected VPC EIP tagged ``wfga-<name>``."""
     eip = aws.ec2.Eip(
         name,
         domain="vpc",

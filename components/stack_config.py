@@ -7,6 +7,7 @@ import json
 import pulumi
 from pulumi.runtime import config as runtime_config
 
+from wfga.model.av import AvConfig, parse_av
 from wfga.model.config import NAMESPACE, ConfigError, StackConfig, parse_stack_config
 from wfga.model.edge import EdgeConfig, parse_edge_config
 
@@ -19,9 +20,10 @@ def _decode(text: str) -> object:
         return text
 
 
-def load_stack_config() -> tuple[StackConfig, EdgeConfig]:
-    """The validated ``wfga:`` namespace of the running stack; a user mistake stops the program
-    with every problem listed by key path (a RunError prints without a traceback)."""
+def load_stack_config() -> tuple[StackConfig, EdgeConfig, AvConfig | None]:
+    """The validated ``wfga:`` namespace of the running stack (audio/video None when off); a user
+    mistake stops the program with every problem listed by key path (a RunError prints without a
+    traceback)."""
     config = pulumi.Config(NAMESPACE)
     keys = set(runtime_config.CONFIG.get()) | set(runtime_config.get_config_env())
     values = {}
@@ -34,6 +36,7 @@ def load_stack_config() -> tuple[StackConfig, EdgeConfig]:
         k for k in values if runtime_config.is_config_secret(k)
     }
     try:
-        return parse_stack_config(values), parse_edge_config(values, secret)
+        stack = parse_stack_config(values)
+        return stack, parse_edge_config(values, secret), parse_av(values, secret, stack)
     except ConfigError as err:
         raise pulumi.RunError(str(err)) from None

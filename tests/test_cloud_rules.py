@@ -8,6 +8,7 @@ import importlib.util
 import inspect
 import re
 import sys
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
@@ -391,3 +392,29 @@ def test_docs_table_is_current():
     assert (ROOT / "docs" / "cloud-rules.md").read_text(encoding="utf-8") == cr.render_markdown()
     for rule in RULES:
         assert f"| `{rule.id}` |" in cr.render_markdown()
+
+
+@dataclass
+class _Recorded:
+    """What the offline engine records, with a secret input as the engine sends it."""
+
+    urn: str
+    type: str
+    name: str
+    inputs: dict[str, Any]
+    parent: str = ""
+    dependencies: list[str] = field(default_factory=list)
+    provider: str = ""
+    id: str = "i-1"
+    delete_before_replace: bool = False
+
+
+def test_a_secret_input_is_judged_by_the_value_it_hides():
+    # Pulumi's wire form of a secret (pulumi.runtime.rpc), as TURN user data is recorded.
+    secret = {"4dabf18193072939515e22adb298388d": "1b47061264138c4ac30d75fd1eb44270", "value": "x" * 16385}
+    record = _Recorded(urn="urn:pulumi:test::wfga::vm", type=cr.AWS_INSTANCE, name="vm", inputs={"userData": secret})
+    assert [(v.rule, v.message) for v in check([record])] == [
+        ("aws-ec2-user-data-size", "16385 bytes before base64, at most 16 KB (16384 bytes)")
+    ]
+    record.inputs["userData"] = {**secret, "value": "x" * 16384}
+    assert check([record]) == []

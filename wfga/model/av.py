@@ -24,7 +24,8 @@ would make the whole block secret, and wfga could not show the rest in plans and
 
 :func:`parse_av_config` validates both keys and raises :class:`~wfga.model.config.ConfigError` with key
 paths, like :func:`wfga.model.config.parse_stack_config`; :func:`check_av_against_stack` holds the rules
-that need the rest of the stack (access point names, the cluster network).
+that need the rest of the stack (access point names, the cluster network); :func:`parse_av` runs both,
+as the program and the offline plan do before the first resource.
 """
 
 from __future__ import annotations
@@ -35,6 +36,7 @@ from typing import Annotated, Any, Literal
 
 from pydantic import Field, SecretStr, ValidationError, field_validator, model_validator
 
+from wfga.model.config import AV_KEYS as _AV_KEYS
 from wfga.model.config import (
     NAMESPACE,
     ConfigError,
@@ -49,7 +51,8 @@ from wfga.model.config import (
 )
 from wfga.model.images import IMAGES
 
-AV_KEYS = ("av", "turn_password")
+# The stack parser lists the keys too (it cannot import this module, which imports it).
+AV_KEYS = _AV_KEYS
 
 # WildFire's TURN set-up exposes 3478 over UDP and TCP (the single-port mode); clients force TCP with
 # ?transport=tcp.  5349 is the standard TURN-over-TLS port (RFC 8656).
@@ -316,3 +319,16 @@ def check_av_against_stack(av: AvConfig, stack: StackConfig) -> list[str]:
                 "TURN reaches Janus over the private link, so Janus must be in the cluster network"
             )
     return problems
+
+
+def parse_av(values: Mapping[str, Any], secret_keys: Collection[str], stack: StackConfig) -> AvConfig | None:
+    """Both keys validated, then held against the valid ``stack``: the audio/video config to build,
+    or None when audio/video is off (absent or ``enabled: false``).  Raises ``ConfigError``."""
+    settings = parse_av_config(values, secret_keys)
+    if not settings.enabled:
+        return None
+    assert settings.av is not None
+    problems = check_av_against_stack(settings.av, stack)
+    if problems:
+        raise ConfigError(problems)
+    return settings.av

@@ -326,7 +326,9 @@ _TOP_KEYS = {f"{NAMESPACE}:{key}" for key in StackConfig.model_fields}
 # Service-domain and object-storage keys, validated by wfga.model.edge.parse_edge_config; that
 # module imports this one, so the names are listed here rather than imported.
 EDGE_KEYS = ("cloudflare_api_token", "dns_zones", "object_storage", "service_domains")
-_KNOWN_KEYS = _TOP_KEYS | {f"{NAMESPACE}:{key}" for key in EDGE_KEYS}
+# Audio/video keys, validated by wfga.model.av.parse_av (which imports this module, too).
+AV_KEYS = ("av", "turn_password")
+_KNOWN_KEYS = _TOP_KEYS | {f"{NAMESPACE}:{key}" for key in (*EDGE_KEYS, *AV_KEYS)}
 
 
 def _parse_network(v: Any) -> Any:

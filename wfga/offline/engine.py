@@ -26,6 +26,7 @@ from pulumi.runtime import mocks as pulumi_mocks
 from pulumi.runtime import rpc, settings
 from pulumi.runtime.stack import wait_for_rpcs
 
+from wfga.model.av import parse_av
 from wfga.model.config import parse_stack_config
 from wfga.model.edge import parse_edge_config
 from wfga.offline import rules
@@ -405,8 +406,10 @@ def run_program(stack: StackValues, root: Path, resolver: StackResolver | None =
     Raises ConfigError on bad config, and its subclass CloudRuleError listing every input a real
     ``pulumi up`` would have refused.
     """
-    plan_stack(parse_stack_config(stack.values))  # every user mistake surfaces before the program runs
+    config = parse_stack_config(stack.values)  # every user mistake surfaces before the program runs
+    plan_stack(config)
     parse_edge_config(stack.values, stack.secret_keys)
+    parse_av(stack.values, stack.secret_keys, config)
     plan = execute_program(stack, root, resolver)
     rules.enforce(plan.resources)
     return plan

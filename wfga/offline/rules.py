@@ -89,6 +89,23 @@ class Recorded(Protocol):
     delete_before_replace: bool
 
 
+# How the engine marks a secret value on the wire ({_SIG_KEY: _SECRET_SIG, "value": ...}), as the
+# offline engine records it (pulumi.runtime.rpc).
+_SIG_KEY = "4dabf18193072939515e22adb298388d"
+_SECRET_SIG = "1b47061264138c4ac30d75fd1eb44270"
+
+
+def reveal(value: Any) -> Any:
+    """``value`` with every secret replaced by what it hides: the cloud judges a secret's value too."""
+    if isinstance(value, Mapping):
+        if value.get(_SIG_KEY) == _SECRET_SIG:
+            return reveal(value.get("value"))
+        return {k: reveal(v) for k, v in value.items()}
+    if isinstance(value, list):
+        return [reveal(v) for v in value]
+    return value
+
+
 @dataclass(frozen=True)
 class Resource:
     urn: str
@@ -107,7 +124,7 @@ class Resource:
             urn=record.urn,
             type=record.type,
             name=record.name,
-            inputs=record.inputs,
+            inputs=reveal(record.inputs),
             id=record.id,
             parent=record.parent,
             dependencies=tuple(record.dependencies),

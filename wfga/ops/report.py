@@ -226,6 +226,21 @@ def render_plan(plan: Plan, *, allow_placeholders: bool = False) -> str:
         out += ["Media config (im-server wildfirechat.conf; add media.access_key and media.secret_key)"]
         out += [f"  {line}" for line in outputs["media_config"]]
         out.append("")
+    if outputs.get("turn_servers"):
+        out += ["TURN servers (audio/video; the apps add their region's with addIceServer)"]
+        for ap, item in outputs["turn_servers"].items():
+            per_call = item["link_kbps_per_call"]
+            fits = item["calls_within_link"]
+            out.append(
+                f"  {ap}: per call {per_call['to_cluster']} kbit/s to the cluster, {per_call['from_cluster']} from it"
+                + (f"; {fits} such calls fit the link" if fits is not None else "")
+            )
+            out += [f"    {mark_placeholders(url, plan.placeholders)}" for url in item["urls"]]
+        out.append("")
+    if outputs.get("janus_config"):
+        out += ["Janus (janus.jcfg on every Janus server)"]
+        out += [f"  {line.expandtabs(4)}" for line in outputs["janus_config"].splitlines() if not line.startswith("#")]
+        out.append("")
     if plan.placeholders:
         out.append(
             f"{MARK} placeholder: the cloud assigns this address at deploy time; pin EIPs to know it now. "

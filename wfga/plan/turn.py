@@ -455,17 +455,19 @@ def link_estimate(streams: Streams, participants: int, via_access_point: int) ->
 
 
 def media_outputs(
-    av: AvConfig, addresses: Mapping[str, Sequence[str]], link_mbps: Mapping[str, int]
+    av: AvConfig, addresses: Mapping[str, Sequence[str]], link_mbps: Mapping[str, int | None]
 ) -> dict[str, dict[str, Any]]:
     """The ``turn_servers`` stack output: per access point, its URLs, the client lines and the estimate.
 
     ``addresses`` maps an access point to its TURN servers' public addresses (turn-1 first);
-    ``link_mbps`` to the cap of its private link (cen_bandwidth_mbps).
+    ``link_mbps`` to the cap of its private link (cen_bandwidth_mbps), or None where wfga sets no
+    cap (VPC peering, an existing link): then ``calls_within_link`` is None too.
     """
     estimate = link_estimate(av.streams, av.estimate.participants, av.estimate.via_access_point)
     out: dict[str, dict[str, Any]] = {}
     for name in sorted(av.access_points):
         urls = [url for address in addresses[name] for url in turn_urls(address, av)]
+        cap = link_mbps[name]
         out[name] = {
             "urls": urls,
             "client": client_snippet(name, urls, av.turn.user),
@@ -475,6 +477,6 @@ def media_outputs(
                 "participants": av.estimate.participants,
                 "via_access_point": av.estimate.via_access_point,
             },
-            "calls_within_link": estimate.calls_within(link_mbps[name]),
+            "calls_within_link": None if cap is None else estimate.calls_within(cap),
         }
     return out
