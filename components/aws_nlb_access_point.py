@@ -8,6 +8,7 @@ import pulumi
 import pulumi_aws as aws
 
 from wfga.model.config import AccessPoint, Cluster
+from wfga.plan.names import load_balancer_name, target_group_name
 from wfga.plan.portplan import AccessPointPlan, LoadBalancerPlan, PortMapping, public_ingress
 
 from .from_config import plan_for
@@ -43,6 +44,8 @@ class AwsNlbAccessPoint(pulumi.ComponentResource):
         super().__init__("wfga:aws_nlb_access_point:AwsNlbAccessPoint", name, None, opts)
         self._name = name
         self._region = args.plan.config.region
+        # The VPC as the stack file names it: replacing it replaces the target groups, so it is part of their names.
+        self._vpc_identity = args.plan.config.vpc_id or str(args.plan.config.vpc_cidr)
         self._cluster_cidr = args.cluster_cidr
         self._child = pulumi.ResourceOptions(parent=self, provider=args.provider)
 
@@ -108,7 +111,7 @@ class AwsNlbAccessPoint(pulumi.ComponentResource):
             )
         nlb = aws.lb.LoadBalancer(
             prefix,
-            name=f"wfga-{prefix}"[:32],
+            name=load_balancer_name(pulumi.get_project(), pulumi.get_stack(), lb.access_point, lb.key),
             load_balancer_type="network",
             internal=False,
             ip_address_type="ipv4",
@@ -121,6 +124,12 @@ class AwsNlbAccessPoint(pulumi.ComponentResource):
                 for zone in lb.zones
             ],
             region=self._region,
+            tags={
+                "Name": f"wfga-{prefix}",
+                "wfga:access-point": lb.access_point,
+                "wfga:load-balancer": lb.key,
+                "wfga:stack": pulumi.get_stack(),
+            },
             # Removing a zone or the security group replaces an NLB; the new one cannot take the EIPs (nor
             # the name) while the old one holds them, so the old one goes first (docs/safe-change.md).
             opts=pulumi.ResourceOptions.merge(
@@ -135,6 +144,17 @@ class AwsNlbAccessPoint(pulumi.ComponentResource):
         prefix = f"{self._name}-{m.key}"
         group = aws.lb.TargetGroup(
             f"{prefix}-tg",
+            name=target_group_name(
+                pulumi.get_project(),
+                pulumi.get_stack(),
+                m.access_point,
+                m.load_balancer,
+                node=m.node,
+                service=m.service,
+                port=m.target_port,
+                protocol="TCP",
+                vpc=self._vpc_identity,
+            ),
             port=m.target_port,
             protocol="TCP",
             target_type="ip",
@@ -151,7 +171,14 @@ class AwsNlbAccessPoint(pulumi.ComponentResource):
                 healthy_threshold=2,
                 unhealthy_threshold=2,
             ),
-            tags={"Name": f"wfga-{prefix}", "wfga:node": m.node, "wfga:service": m.service},
+            tags={
+                "Name": f"wfga-{prefix}",
+                "wfga:access-point": m.access_point,
+                "wfga:load-balancer": m.load_balancer,
+                "wfga:node": m.node,
+                "wfga:service": m.service,
+                "wfga:stack": pulumi.get_stack(),
+            },
             region=self._region,
             opts=self._child,
         )

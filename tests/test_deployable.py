@@ -2,13 +2,17 @@
 
 from __future__ import annotations
 
+import copy
+import json
 import re
 import subprocess
 import sys
 
 import pytest
 
+from components import aws_nlb_access_point
 from tests.conftest import PROJECT, plan_values, project_env, stack_plan, stack_values
+from wfga import cli
 from wfga.offline import rules
 from wfga.offline.engine import Plan
 
@@ -86,22 +90,40 @@ config:
 """
 
 
-def test_plan_refuses_what_the_cloud_refuses_exit_2_listing_every_violation(tmp_path):
-    # pulumi-aws issue 1317: fine as written, too long once Pulumi adds its auto-name suffix.
+def test_a_long_access_point_name_plans_with_explicit_names_that_fit(tmp_path):
+    # pulumi-aws issue 1317: auto-named, frankfurt-edge-im-1-short-tg-<7> had 36 characters.
     stack = tmp_path / "Pulumi.long.yaml"
     stack.write_text(LONG_NAMED, encoding="utf-8")
     proc = subprocess.run(
-        [sys.executable, "-m", "wfga", "plan", "--config-file", str(stack)],
+        [sys.executable, "-m", "wfga", "plan", "--config-file", str(stack), "--json", str(tmp_path / "plan.json")],
         cwd=PROJECT,
         env=project_env(),
         capture_output=True,
         text=True,
         check=False,
     )
-    assert proc.returncode == 2
-    assert "Traceback" not in proc.stderr
-    assert proc.stdout == ""
-    lines = proc.stderr.splitlines()
+    assert proc.returncode == 0, proc.stderr
+    plan = json.loads((tmp_path / "plan.json").read_text(encoding="utf-8"))
+    named = [r for r in plan["resources"] if r["type"] in (rules.AWS_LB, rules.AWS_TARGET_GROUP)]
+    assert len(named) == 1 + 18  # one NLB, a target group per node and service
+    assert all(len(r["inputs"]["name"]) <= 32 for r in named)
+    group = next(r for r in named if r["name"] == "frankfurt-edge-im-1-short-tg")
+    # The readable head is cut to fit; the tags keep what it loses.
+    assert re.fullmatch(r"wfga-frankfurt-edge-im-[0-9a-f]{8}", group["inputs"]["name"])
+    assert group["inputs"]["tags"]["wfga:node"] == "im-1"
+    assert group["inputs"]["tags"]["wfga:service"] == "short"
+
+
+def test_plan_refuses_what_the_cloud_refuses_exit_2_listing_every_violation(tmp_path, monkeypatch, capsys):
+    # Reintroduce the defect: target groups left to Pulumi's auto-naming again.
+    monkeypatch.setattr(aws_nlb_access_point, "target_group_name", lambda *args, **kwargs: None)
+    stack = tmp_path / "Pulumi.long.yaml"
+    stack.write_text(LONG_NAMED, encoding="utf-8")
+    assert cli.main(["plan", "--config-file", str(stack)]) == 2
+    out, err = capsys.readouterr()
+    assert out == ""
+    assert "Traceback" not in err
+    lines = err.splitlines()
     assert lines[0] == "the plan breaks 18 cloud rule(s); a real `pulumi up` would fail:"
     items = [line for line in lines if line.startswith("  - ")]
     assert len(items) == 18  # one target group per node and service: 6 x 3
@@ -110,8 +132,32 @@ def test_plan_refuses_what_the_cloud_refuses_exit_2_listing_every_violation(tmp_
         "  - aws:lb/targetGroup:TargetGroup frankfurt-edge-im-1-short-tg: name (absent: Pulumi auto-names it "
         "frankfurt-edge-im-1-short-tg-<7 random characters>): 'frankfurt-edge-im-1-short-tg-xxxxxxx' has 36 "
         "characters, at most 32"
-    ) in proc.stderr
+    ) in err
     assert lines[-1] == "see docs/cloud-rules.md for each rule and its source"
+
+
+@pytest.mark.parametrize("stack", ["aws-demo", "mixed-demo"])
+def test_aws_load_balancers_and_target_groups_have_explicit_names_unique_in_their_region(stack):
+    plan = stack_plan(stack)
+    for rule in ("aws-lb-name", "aws-target-group-name", "aws-elbv2-name-unique"):
+        assert broken(plan, rule) == []
+    for type_ in (rules.AWS_LB, rules.AWS_TARGET_GROUP):
+        named = plan.of_type(type_)
+        assert named
+        assert all(re.fullmatch(r"wfga-[a-z0-9-]*[a-z0-9]-[0-9a-f]{8}", r.inputs["name"]) for r in named)
+        assert len({(r.inputs["region"], r.inputs["name"]) for r in named}) == len(named)
+    for lb in plan.of_type(rules.AWS_LB):
+        assert lb.inputs["tags"]["wfga:access-point"] in lb.name
+
+
+def test_two_stacks_with_the_same_access_point_name_in_one_region_never_share_a_name():
+    values = stack_values("aws-demo")
+    names = []
+    for stack in ("prod", "staging"):
+        plan = plan_values(copy.deepcopy(values), stack=stack)
+        names.append({r.inputs["name"] for t in (rules.AWS_LB, rules.AWS_TARGET_GROUP) for r in plan.of_type(t)})
+    assert len(names[0]) == len(names[1]) > 0
+    assert names[0].isdisjoint(names[1])
 
 
 @pytest.mark.parametrize("stack", ["demo", "mixed-demo", "aws-demo", "sg", "fra"])

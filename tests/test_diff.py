@@ -119,7 +119,7 @@ def test_moving_a_slot_is_disruptive_for_that_node_only(base, tmp_path):
     assert replaced["sg-im-2-long-listener"].inputs == ["listenerPort"]
     assert replaced["sg-im-2-long-listener"].note == "replaced: listenerPort changes"
     assert set(replaced) == {f"sg-im-2-{s}-listener" for s in ("short", "long", "ws")}
-    assert any(n.startswith("listener sg-im-2-long-listener is replaced (listenerPort changes)") for n in result.notes)
+    assert any(n.startswith("3 listener(s) replaced (listenerPort changes): sg-im-2-") for n in result.notes)
 
 
 def test_a_slot_taken_over_by_another_node_names_the_wrong_forward(base, tmp_path):

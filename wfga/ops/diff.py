@@ -338,34 +338,44 @@ def _aws_nlb_forcing(before: Mapping[str, Any], after: Mapping[str, Any]) -> lis
     return forcing
 
 
+def _names(resources: Sequence[ResourceChange], limit: int = 6) -> str:
+    shown = ", ".join(r.name for r in resources[:limit])
+    return shown + (f" and {len(resources) - limit} more" if len(resources) > limit else "")
+
+
 def _replacement_notes(resources: Sequence[ResourceChange], head: Mapping[str, Any]) -> list[str]:
     deletes_first = {resource_key(r["urn"]) for r in head.get("resources", []) if r.get("delete_before_replace")}
+    replaced = [r for r in resources if r.action == "replace"]
     notes = []
-    for r in resources:
-        if r.action != "replace":
+    for r in replaced:
+        if r.type not in LOAD_BALANCER_TYPES:
             continue
-        if r.type in LOAD_BALANCER_TYPES:
-            if r.key in deletes_first:
-                notes.append(
-                    f"load balancer {r.name} is replaced, the old one deleted first (it holds the EIPs and the name "
-                    "the new one takes): every connection through its addresses drops and they answer nothing until "
-                    "the new load balancer is active; the EIPs are separate, protected resources and keep their "
-                    "addresses"
-                )
-            else:
-                notes.append(
-                    f"load balancer {r.name} is replaced: every connection through its addresses drops during the "
-                    "change"
-                )
-        elif r.type in LISTENER_TYPES:
+        if r.key in deletes_first:
             notes.append(
-                f"listener {r.name} is replaced ({r.note.removeprefix('replaced: ')}): the cloud changes this only by "
-                "deleting and re-creating the listener, so connections through it drop"
+                f"load balancer {r.name} is replaced, the old one deleted first (it holds the EIPs and the name "
+                "the new one takes): every connection through its addresses drops and they answer nothing until "
+                "the new load balancer is active; the EIPs are separate, protected resources and keep their "
+                "addresses"
             )
-        elif r.type == AWS_TARGET_GROUP:
+        else:
             notes.append(
-                f"target group {r.name} is replaced ({r.note.removeprefix('replaced: ')}): the new group is created "
-                "and health-checked, its listener switches to it, then the old group is deleted"
+                f"load balancer {r.name} is replaced: every connection through its addresses drops during the change"
+            )
+    # Listeners and target groups come in dozens: one note per kind and reason.
+    groups: dict[tuple[str, str], list[ResourceChange]] = {}
+    for r in replaced:
+        if r.type in LISTENER_TYPES or r.type == AWS_TARGET_GROUP:
+            groups.setdefault((r.type, r.note.removeprefix("replaced: ")), []).append(r)
+    for (type_, why), changes in groups.items():
+        if type_ in LISTENER_TYPES:
+            notes.append(
+                f"{len(changes)} listener(s) replaced ({why}): {_names(changes)}; the cloud changes this only by "
+                "deleting and re-creating a listener, so connections through it drop"
+            )
+        else:
+            notes.append(
+                f"{len(changes)} target group(s) replaced ({why}): {_names(changes)}; each new group is created "
+                "first, its listener is pointed at it and the old group deleted"
             )
     return notes
 

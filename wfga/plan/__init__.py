@@ -2,5 +2,5 @@
 
 ``portplan`` (ports, load balancers, backup entries), ``edge`` (CDN plans), ``nginx`` and
 ``cloudinit`` (VM access point files), ``turn`` (TURN relay files, rules and client lines),
-``outputs`` (stack outputs).  Imports only wfga.model.
+``outputs`` (stack outputs), ``names`` (AWS load balancer and target group names).  Imports only wfga.model.
 """
