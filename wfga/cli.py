@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import os
 import sys
 from dataclasses import dataclass
 from pathlib import Path
@@ -237,6 +238,38 @@ def _probe_targets(args: argparse.Namespace) -> list[probe.Target]:
     return probe.targets_from_rows(data.outputs, allow_placeholders=True)
 
 
+def _turn_password(args: argparse.Namespace) -> str | None:
+    """From --turn-password-file, else the environment variable --turn-password-env names."""
+    if args.turn_password_file:
+        try:
+            return Path(args.turn_password_file).read_text(encoding="utf-8").rstrip("\r\n")
+        except OSError as err:
+            raise probe.ProbeInputError(f"--turn-password-file: cannot read it ({err.strerror})") from None
+    return os.environ.get(args.turn_password_env) or None
+
+
+def _probe_turn(args: argparse.Namespace) -> list[probe.TurnResult]:
+    """The TURN servers of the outputs (of the chosen access points), when a password is at hand."""
+    if args.no_turn or args.address is not None or not args.outputs:
+        return []
+    targets = [
+        t
+        for t in probe.read_turn_targets(Path(args.outputs), args.turn_user)
+        if not args.access_point or t.access_point in args.access_point
+    ]
+    if not targets:
+        return []
+    password = _turn_password(args)
+    if password is None:
+        print(
+            f"probe: TURN servers not probed: no password in ${args.turn_password_env} (e.g. "
+            f"export {args.turn_password_env}=$(pulumi config get turn_password)) nor --turn-password-file",
+            file=sys.stderr,
+        )
+        return []
+    return probe.probe_turn(targets, password, args.concurrency, args.timeout, args.turn_ca)
+
+
 def cmd_probe(args: argparse.Namespace) -> int:
     try:
         targets = [
@@ -249,13 +282,16 @@ def cmd_probe(args: argparse.Namespace) -> int:
         if args.address is not None:
             targets = probe.at_address(targets, args.address)
         results = probe.probe(targets, args.concurrency, args.timeout)
+        turn = _probe_turn(args)
     except probe.ProbeInputError as err:
         return _fail("probe", str(err))
     if args.json:
-        _write_json(args.json, probe.to_json(results))
+        _write_json(args.json, probe.to_json(results) + probe.turn_to_json(turn))
     if args.json != "-":
         print(probe.render(results))
-    return 0 if all(r.ok for r in results) else 1
+        if turn:
+            print("\n" + probe.render_turn(turn))
+    return 0 if all(r.ok for r in results) and all(r.ok for r in turn) else 1
 
 
 ACCESS_POINT_INGRESS_POLICY = "wfga-access-point-ingress"
@@ -385,8 +421,15 @@ def _add_safe_change_commands(sub: Any) -> None:
 
     prober = sub.add_parser(
         "probe",
-        help="TCP-connect to every public ip:port of a port map (deployed, or at --address for a local dry run)",
-        description="Exit 0: every address answered; 1: some failed; 2: bad input.",
+        help=(
+            "TCP-connect to every public ip:port of a port map (deployed, or at --address for a local dry run); "
+            "allocate a relay on every TURN server"
+        ),
+        description=(
+            "TURN servers (the outputs' turn_servers) are probed when a TURN password is given: one allocation per "
+            "URL, its round trip and the address coturn relays from. "
+            "Exit 0: every address answered and every allocation succeeded; 1: some failed; 2: bad input."
+        ),
     )
     prober.add_argument(
         "source",
@@ -407,6 +450,16 @@ def _add_safe_change_commands(sub: Any) -> None:
     )
     prober.add_argument("--timeout", type=float, default=probe.DEFAULT_TIMEOUT_S, help="seconds per connect (3)")
     prober.add_argument("--json", metavar="PATH|-", help="write every result as JSON")
+    prober.add_argument(
+        "--turn-password-env",
+        metavar="NAME",
+        default="WFGA_TURN_PASSWORD",
+        help="environment variable holding the TURN password (default WFGA_TURN_PASSWORD)",
+    )
+    prober.add_argument("--turn-password-file", metavar="PATH", help="read the TURN password from this file instead")
+    prober.add_argument("--turn-user", metavar="USER", help="TURN user name (default: the outputs' turn_servers user)")
+    prober.add_argument("--turn-ca", metavar="FILE", help="CA certificates for turns: URLs (default: the system's)")
+    prober.add_argument("--no-turn", action="store_true", help="skip the TURN servers")
     prober.set_defaults(func=cmd_probe)
 
 

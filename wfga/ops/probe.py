@@ -1,9 +1,15 @@
-"""``wfga probe``: TCP-connect to every public ip:port of a deployed stack's port map.
+"""``wfga probe``: TCP-connect to every public ip:port of a deployed stack's port map, and allocate a
+relay on every TURN server of its ``turn_servers``.
 
 A completed handshake shows the EIP, the load balancer and its listener answer; whether the node
 behind it is healthy depends on how the load balancer handles the handshake, so a probe is a smoke
 test of the access point, not of the IM service.  Connections are opened and closed at once, at most
 ``concurrency`` at a time, each bounded by ``timeout``.
+
+A TURN probe (``wfga.ops.turnclient``) logs in with the stack's TURN user and password, allocates a
+relay over each URL's transport, checks the server's signed answer, and frees the relay: it shows
+the EIP, the security group, coturn and the credential work, and which address coturn relays from
+(WildFire's set-up wants the VM's private address there).  It does not reach Janus.
 """
 
 from __future__ import annotations
@@ -12,12 +18,16 @@ import asyncio
 import contextlib
 import ipaddress
 import json
+import re
+import ssl
 import time
 from collections.abc import Mapping, Sequence
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import asdict, dataclass, replace
 from pathlib import Path
 from typing import Any
 
+from wfga.ops import turnclient
 from wfga.ops.report import table
 from wfga.plan.nodeline import PLACEHOLDER_NETWORKS
 
@@ -201,3 +211,164 @@ def render(results: Sequence[Result]) -> str:
 
 def to_json(results: Sequence[Result]) -> list[dict[str, Any]]:
     return [{**asdict(r.target), "ok": r.ok, "latency_ms": r.latency_ms, "error": r.error} for r in results]
+
+
+# --- TURN -------------------------------------------------------------------------------------------
+
+_TURN_URL = re.compile(r"(turns?):([0-9.]+):([0-9]+)\?transport=(udp|tcp)")
+PRIVATE_NETWORKS = tuple(ipaddress.IPv4Network(n) for n in ("10.0.0.0/8", "172.16.0.0/12", "192.168.0.0/16"))
+
+
+@dataclass(frozen=True)
+class TurnTarget:
+    access_point: str
+    url: str
+    ip: str
+    port: int
+    transport: str  # "udp" or "tcp"
+    tls: bool
+    user: str
+
+
+@dataclass(frozen=True)
+class TurnResult:
+    target: TurnTarget
+    ok: bool
+    rtt_ms: float | None  # round trip of the first request (the server's credential challenge)
+    allocate_ms: float | None  # until the allocation was granted and its answer verified
+    relayed: str = ""  # ip:port coturn relays from
+    error: str = ""
+
+    @property
+    def relayed_private(self) -> bool:
+        host = self.relayed.rsplit(":", 1)[0]
+        return bool(host) and any(ipaddress.IPv4Address(host) in net for net in PRIVATE_NETWORKS)
+
+
+def turn_targets_from_outputs(data: Any, user: str | None = None) -> list[TurnTarget]:
+    """Every URL of ``turn_servers`` in stack outputs (none when the stack has no audio/video).
+
+    ``user`` overrides the user name the outputs give.
+    """
+    if not isinstance(data, Mapping):
+        raise ProbeInputError("expected the JSON object of `pulumi stack output --json`")
+    servers = data.get("turn_servers")
+    if servers is None:
+        return []
+    if not isinstance(servers, Mapping):
+        raise ProbeInputError("turn_servers: expected an object of access point -> TURN servers")
+    targets = []
+    for ap, item in servers.items():
+        urls = item.get("urls") if isinstance(item, Mapping) else None
+        if not isinstance(urls, list):
+            raise ProbeInputError(f"turn_servers.{ap}: no urls list")
+        name = user or (item.get("user") if isinstance(item.get("user"), str) else None)
+        if not name:
+            raise ProbeInputError(f"turn_servers.{ap}: no user in the outputs; give --turn-user")
+        for i, url in enumerate(urls):
+            where = f"turn_servers.{ap}.urls[{i}]"
+            match = _TURN_URL.fullmatch(str(url))
+            if match is None:
+                raise ProbeInputError(f"{where}: {str(url)[:80]!r} is not turn(s):IPv4:PORT?transport=udp|tcp")
+            scheme, ip, port, transport = match.groups()
+            try:
+                address = ipaddress.IPv4Address(ip)
+            except ValueError as err:
+                raise ProbeInputError(f"{where}: {err}") from None
+            if any(address in net for net in PLACEHOLDER_NETWORKS):
+                raise ProbeInputError(f"{where}: {ip} is a placeholder of the offline plan, not a deployed address")
+            if not 1 <= int(port) <= 65535 or (scheme == "turns" and transport != "tcp"):
+                raise ProbeInputError(f"{where}: {url!r} has no usable port and transport")
+            targets.append(TurnTarget(str(ap), str(url), ip, int(port), transport, scheme == "turns", name))
+    return targets
+
+
+def read_turn_targets(path: Path, user: str | None = None) -> list[TurnTarget]:
+    try:
+        data = json.loads(path.read_text(encoding="utf-8"))
+    except (OSError, ValueError) as err:
+        raise ProbeInputError(f"{path}: cannot read stack outputs ({err})") from None
+    try:
+        return turn_targets_from_outputs(data, user)
+    except ProbeInputError as err:
+        raise ProbeInputError(f"{path}: {err}") from None
+
+
+def _allocate(target: TurnTarget, password: str, timeout: float, tls: ssl.SSLContext | None) -> TurnResult:
+    try:
+        allocation = turnclient.allocate(
+            target.ip,
+            target.port,
+            target.transport,
+            target.user,
+            password,
+            timeout=timeout,
+            tls=tls if target.tls else None,
+        )
+    except TimeoutError:
+        return TurnResult(target, False, None, None, error=f"no answer within {timeout:g} s")
+    except turnclient.TurnError as err:
+        return TurnResult(target, False, None, None, error=str(err))
+    except OSError as err:
+        return TurnResult(target, False, None, None, error=err.strerror or str(err))
+    return TurnResult(target, True, allocation.rtt_ms, allocation.allocate_ms, allocation.relayed)
+
+
+def probe_turn(
+    targets: Sequence[TurnTarget],
+    password: str,
+    concurrency: int = DEFAULT_CONCURRENCY,
+    timeout: float = DEFAULT_TIMEOUT_S,
+    cafile: str | None = None,
+) -> list[TurnResult]:
+    """One allocation per target, at most ``concurrency`` at a time, each within ``timeout``;
+    ``cafile`` verifies turns: URLs (default: the system's CAs)."""
+    if concurrency < 1 or timeout <= 0:
+        raise ProbeInputError("--concurrency must be at least 1 and --timeout positive")
+    if not password:
+        raise ProbeInputError("the TURN password is empty")
+    try:
+        tls = ssl.create_default_context(cafile=cafile) if any(t.tls for t in targets) else None
+    except (OSError, ssl.SSLError) as err:
+        raise ProbeInputError(f"--turn-ca: cannot load {cafile} ({err})") from None
+    with ThreadPoolExecutor(max_workers=concurrency) as pool:
+        return list(pool.map(lambda t: _allocate(t, password, timeout, tls), targets))
+
+
+def render_turn(results: Sequence[TurnResult]) -> str:
+    rows = [
+        [
+            r.target.access_point,
+            r.target.url,
+            "yes" if r.ok else "no",
+            _ms(r.rtt_ms),
+            _ms(r.allocate_ms),
+            (r.relayed + ("" if r.relayed_private else " (not private!)")) if r.relayed else "-",
+            r.error or "-",
+        ]
+        for r in results
+    ]
+    header = ["access point", "url", "allocated", "rtt ms", "allocate ms", "relayed from", "error"]
+    out = ["TURN servers", table(rows, header)]
+    if any(r.ok and not r.relayed_private for r in results):
+        out.append(
+            "(not private!): coturn relays from an address outside the private ranges; WildFire's set-up has it "
+            "relay from the VM's private address (external-ip), which Janus reaches over the link"
+        )
+    out.append(f"{sum(1 for r in results if r.ok)} of {len(results)} TURN allocations succeeded")
+    return "\n".join(out)
+
+
+def turn_to_json(results: Sequence[TurnResult]) -> list[dict[str, Any]]:
+    return [
+        {
+            "kind": "turn",
+            **asdict(r.target),
+            "ok": r.ok,
+            "rtt_ms": r.rtt_ms,
+            "allocate_ms": r.allocate_ms,
+            "relayed": r.relayed,
+            "error": r.error,
+        }
+        for r in results
+    ]

@@ -470,6 +470,7 @@ def media_outputs(
         cap = link_mbps[name]
         out[name] = {
             "urls": urls,
+            "user": av.turn.user,
             "client": client_snippet(name, urls, av.turn.user),
             "link_kbps_per_call": {
                 "to_cluster": estimate.to_cluster_kbps,
