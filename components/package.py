@@ -21,7 +21,7 @@ import pulumi_aws as aws
 from pulumi.provider.experimental import component_provider_host
 
 from wfga.model.config import NAMESPACE, ConfigError, StackConfig, parse_stack_config
-from wfga.model.edge import EdgeConfig, parse_edge_config
+from wfga.model.edge import EdgeConfig
 from wfga.plan.outputs import node_outputs
 from wfga.plan.portplan import AccessPointPlan
 
@@ -73,9 +73,10 @@ def parse_args(args: Mapping[str, Any]) -> tuple[StackConfig, EdgeConfig]:
     """The models of a GlobalAccess's schema args, or a RunError listing every problem by key."""
     values, secret = _stack_values(args)
     try:
-        return parse_stack_config(values), parse_edge_config(values, secret)
+        config = parse_stack_config(values, secret)
     except ConfigError as err:
         raise pulumi.RunError(str(err)) from None
+    return config, config.edge
 
 
 class GlobalAccess(pulumi.ComponentResource):

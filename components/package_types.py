@@ -12,37 +12,6 @@ from typing import Any, NotRequired, TypedDict
 import pulumi
 
 
-class Cloud(Enum):
-    """Allowed values of ``cloud`` in AccessPoint, Cluster."""
-
-    Alicloud = "alicloud"
-    Aws = "aws"
-
-
-class VmSettingsDistro(Enum):
-    """Allowed values of ``distro`` in VmSettings."""
-
-    Debian = "debian"
-    Ubuntu = "ubuntu"
-    Alinux = "alinux"
-    AmazonLinux = "amazon-linux"
-
-
-class AccessPointKind(Enum):
-    """Allowed values of ``kind`` in AccessPoint."""
-
-    Nlb = "nlb"
-    Vm = "vm"
-
-
-class AccessPointLink(Enum):
-    """Allowed values of ``link`` in AccessPoint."""
-
-    Cen = "cen"
-    VpcPeering = "vpc-peering"
-    Existing = "existing"
-
-
 class DnsZoneProvider(Enum):
     """Allowed values of ``provider`` in DnsZone."""
 
@@ -111,109 +80,43 @@ class ObjectStorageKind(Enum):
     S3 = "s3"
 
 
+class Cloud(Enum):
+    """Allowed values of ``cloud`` in AccessPoint, Cluster."""
+
+    Alicloud = "alicloud"
+    Aws = "aws"
+
+
+class VmSettingsDistro(Enum):
+    """Allowed values of ``distro`` in VmSettings."""
+
+    Debian = "debian"
+    Ubuntu = "ubuntu"
+    Alinux = "alinux"
+    AmazonLinux = "amazon-linux"
+
+
+class AccessPointKind(Enum):
+    """Allowed values of ``kind`` in AccessPoint."""
+
+    Nlb = "nlb"
+    Vm = "vm"
+
+
+class AccessPointLink(Enum):
+    """Allowed values of ``link`` in AccessPoint."""
+
+    Cen = "cen"
+    VpcPeering = "vpc-peering"
+    Existing = "existing"
+
+
 class StackConfigLayout(Enum):
     """Allowed values of ``layout`` in StackConfig."""
 
     AllInOne = "all-in-one"
     Core = "core"
     Region = "region"
-
-
-class ServicePorts(TypedDict):
-    """The three ports of a WildFire IM node, or the base of an access point's port ranges."""
-
-    short: int
-    """HTTP short link"""
-    long: int
-    """TCP long link (modified MQTT)"""
-    ws: int
-    """WebSocket"""
-
-
-class Node(TypedDict):
-    name: str
-    """lower-case letters, digits and dashes"""
-    slot: int
-    """stable position of the node on every access point"""
-    private_ip: str
-    web_primary: NotRequired[str]
-    """access point whose entry comes first for this node; overrides the cluster's"""
-
-
-class Cluster(TypedDict):
-    """The WildFire IM cluster in region A, which wfga never creates, only connects to."""
-
-    name: str
-    """lower-case letters, digits and dashes"""
-    cloud: Cloud
-    region: str
-    vpc_id: str
-    cidr: str
-    route_table_ids: list[str]
-    """VPC route tables that get the return routes"""
-    attach_vswitches: NotRequired[dict[str, str]]
-    """zone -> vSwitch id used by the CEN VPC attachment"""
-    security_group_id: NotRequired[str]
-    service_ports: NotRequired[ServicePorts]
-    web_clients: NotRequired[bool]
-    """create WebSocket listeners for web clients"""
-    web_primary: NotRequired[str]
-    """access point whose entries come first"""
-    nodes: list[Node]
-
-
-class VmSettings(TypedDict):
-    """A `kind: vm` access point: VMs running nginx `stream`, each with its own EIP."""
-
-    instance_type: str
-    """e.g. ecs.c7.large or c7i.large"""
-    count: NotRequired[int]
-    """VMs; each node gets one entry per VM"""
-    distro: NotRequired[VmSettingsDistro]
-    image_id: NotRequired[str]
-    """image or AMI id; default: the distro's latest"""
-    admin_cidr: NotRequired[str]
-    """opens SSH (22) from here only"""
-    connections: NotRequired[int]
-    """concurrent connections per VM"""
-
-
-class PinnedEip(TypedDict):
-    """An EIP that already exists: its address is known before deployment and wfga never owns it."""
-
-    load_balancer: int
-    """number N of the load balancer nlb-N (or the VM vm-N) it binds to"""
-    zone: str
-    allocation_id: str
-    address: str
-
-
-class AccessPoint(TypedDict):
-    """An L4 entry point in a remote region that forwards one public port per (node x service)."""
-
-    name: str
-    """lower-case letters, digits and dashes"""
-    cloud: Cloud
-    region: str
-    kind: NotRequired[AccessPointKind]
-    vm: NotRequired[VmSettings]
-    link: NotRequired[AccessPointLink]
-    vpc_cidr: str
-    vpc_id: NotRequired[str]
-    vswitches: NotRequired[dict[str, str]]
-    """alicloud: zone -> existing vSwitch id"""
-    subnets: NotRequired[dict[str, str]]
-    """aws: zone -> existing public subnet id"""
-    route_table_id: NotRequired[str]
-    zones: list[str]
-    port_base: NotRequired[ServicePorts]
-    idle_timeout_s: NotRequired[int]
-    listener_quota: NotRequired[int]
-    cen_bandwidth_mbps: NotRequired[int]
-    """cap of the CEN peer link"""
-    eip_bandwidth_mbps: NotRequired[int]
-    """Alibaba: cap of each EIP in Mbit/s; pay-by-traffic EIPs, the only kind an NLB binds, take 1..200"""
-    pinned_eips: NotRequired[list[PinnedEip]]
 
 
 class DnsZone(TypedDict):
@@ -345,16 +248,115 @@ class ObjectStorage(TypedDict):
     cdn: StorageCdn
 
 
+class ServicePorts(TypedDict):
+    """The three ports of a WildFire IM node, or the base of an access point's port ranges."""
+
+    short: int
+    """HTTP short link"""
+    long: int
+    """TCP long link (modified MQTT)"""
+    ws: int
+    """WebSocket"""
+
+
+class Node(TypedDict):
+    name: str
+    """lower-case letters, digits and dashes"""
+    slot: int
+    """stable position of the node on every access point"""
+    private_ip: str
+    web_primary: NotRequired[str]
+    """access point whose entry comes first for this node; overrides the cluster's"""
+
+
+class Cluster(TypedDict):
+    """The WildFire IM cluster in region A, which wfga never creates, only connects to."""
+
+    name: str
+    """lower-case letters, digits and dashes"""
+    cloud: Cloud
+    region: str
+    vpc_id: str
+    cidr: str
+    route_table_ids: list[str]
+    """VPC route tables that get the return routes"""
+    attach_vswitches: NotRequired[dict[str, str]]
+    """zone -> vSwitch id used by the CEN VPC attachment"""
+    security_group_id: NotRequired[str]
+    service_ports: NotRequired[ServicePorts]
+    web_clients: NotRequired[bool]
+    """create WebSocket listeners for web clients"""
+    web_primary: NotRequired[str]
+    """access point whose entries come first"""
+    nodes: list[Node]
+
+
+class VmSettings(TypedDict):
+    """A `kind: vm` access point: VMs running nginx `stream`, each with its own EIP."""
+
+    instance_type: str
+    """e.g. ecs.c7.large or c7i.large"""
+    count: NotRequired[int]
+    """VMs; each node gets one entry per VM"""
+    distro: NotRequired[VmSettingsDistro]
+    image_id: NotRequired[str]
+    """image or AMI id; default: the distro's latest"""
+    admin_cidr: NotRequired[str]
+    """opens SSH (22) from here only"""
+    admin_cidr_min_prefix: NotRequired[int]
+    """the widest admin_cidr accepted (default /16); 0.0.0.0/0 is never accepted"""
+    connections: NotRequired[int]
+    """concurrent connections per VM"""
+
+
+class PinnedEip(TypedDict):
+    """An EIP that already exists: its address is known before deployment and wfga never owns it."""
+
+    load_balancer: int
+    """number N of the load balancer nlb-N (or the VM vm-N) it binds to"""
+    zone: str
+    allocation_id: str
+    address: str
+
+
+class AccessPoint(TypedDict):
+    """An L4 entry point in a remote region that forwards one public port per (node x service)."""
+
+    name: str
+    """lower-case letters, digits and dashes"""
+    cloud: Cloud
+    region: str
+    kind: NotRequired[AccessPointKind]
+    vm: NotRequired[VmSettings]
+    link: NotRequired[AccessPointLink]
+    vpc_cidr: str
+    vpc_id: NotRequired[str]
+    vswitches: NotRequired[dict[str, str]]
+    """alicloud: zone -> existing vSwitch id"""
+    subnets: NotRequired[dict[str, str]]
+    """aws: zone -> existing public subnet id"""
+    route_table_id: NotRequired[str]
+    zones: list[str]
+    port_base: NotRequired[ServicePorts]
+    idle_timeout_s: NotRequired[int]
+    listener_quota: NotRequired[int]
+    cen_bandwidth_mbps: NotRequired[int]
+    """cap of the CEN peer link"""
+    eip_bandwidth_mbps: NotRequired[int]
+    """Alibaba: cap of each EIP in Mbit/s; pay-by-traffic EIPs, the only kind an NLB binds, take 1..200"""
+    pinned_eips: NotRequired[list[PinnedEip]]
+
+
 class GlobalAccessArgs(TypedDict):
     """The whole ``wfga:`` configuration of a stack, as GlobalAccess takes it."""
 
-    layout: NotRequired[StackConfigLayout]
-    core_stack: NotRequired[str]
-    """fully qualified name of the core stack (org/project/stack)"""
-    cluster: Cluster
-    access_points: NotRequired[list[AccessPoint]]
     cloudflare_api_token: NotRequired[pulumi.Input[str]]
     """set with pulumi config set --secret"""
     dns_zones: NotRequired[list[DnsZone]]
     service_domains: NotRequired[list[ServiceDomain]]
     object_storage: NotRequired[ObjectStorage]
+    layout: NotRequired[StackConfigLayout]
+    core_stack: NotRequired[str]
+    """fully qualified name of the core stack (organization/project/stack)"""
+    cluster: Cluster
+    access_points: NotRequired[list[AccessPoint]]

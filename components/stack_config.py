@@ -9,7 +9,7 @@ from pulumi.runtime import config as runtime_config
 
 from wfga.model.av import AvConfig, parse_av
 from wfga.model.config import NAMESPACE, ConfigError, StackConfig, parse_stack_config
-from wfga.model.edge import EdgeConfig, parse_edge_config
+from wfga.model.edge import EdgeConfig
 
 
 def _decode(text: str) -> object:
@@ -36,7 +36,7 @@ def load_stack_config() -> tuple[StackConfig, EdgeConfig, AvConfig | None]:
         k for k in values if runtime_config.is_config_secret(k)
     }
     try:
-        stack = parse_stack_config(values)
-        return stack, parse_edge_config(values, secret), parse_av(values, secret, stack)
+        stack = parse_stack_config(values, secret)
+        return stack, stack.edge, parse_av(values, secret, stack)
     except ConfigError as err:
         raise pulumi.RunError(str(err)) from None

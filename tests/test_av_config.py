@@ -189,7 +189,7 @@ CASES: list[tuple[str, Callable[[Values], None], str]] = [
     (
         "access point name not a name",
         lambda v: av(v)["access_points"].update({"Bad_Name": {"instance_type": "x"}}),
-        "wfga:av.access_points.Bad_Name.[key]: String should match pattern",
+        "wfga:av.access_points.Bad_Name.[key]: 'Bad_Name' is not a name",
     ),
     (
         "no instance type",

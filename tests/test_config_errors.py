@@ -163,7 +163,7 @@ CASES: list[tuple[str, Callable[[Values], None], str]] = [
     (
         "node name with capitals",
         lambda v: cluster(v)["nodes"][0].update(name="IM-1"),
-        "wfga:cluster.nodes[0] (IM-1).name: String should match pattern",
+        "wfga:cluster.nodes[0] (IM-1).name: 'IM-1' is not a name",
     ),
     (
         "cen without cluster vswitches",

@@ -166,11 +166,11 @@ def test_changing_the_idle_timeout_touches_listeners_not_nodes(base, tmp_path):
 
 
 def test_pinning_an_eip_replaces_an_address_and_deletes_a_protected_eip(base, tmp_path):
-    pinned = {"load_balancer": 1, "zone": "ap-southeast-1a", "allocation_id": "eip-mine", "address": "203.0.113.77"}
+    pinned = {"load_balancer": 1, "zone": "ap-southeast-1a", "allocation_id": "eip-mine", "address": "47.74.1.77"}
     head = plan(tmp_path, "head", CLUSTER, [{**SG, "pinned_eips": [pinned]}])
     result = diff.compare(base, head, "base", "head")
     assert set(impacts(result).values()) == {"disruptive"}
-    assert by_node(result)["im-1"].added == ["203.0.113.77:81:1881:8081"]
+    assert by_node(result)["im-1"].added == ["47.74.1.77:81:1881:8081"]
     deleted = [r for r in result.resources if r.action == "delete"]
     assert [r.name for r in deleted] == ["sg-nlb-1-eip-ap-southeast-1a"]
     assert "protected" in deleted[0].note

@@ -9,7 +9,7 @@ from typing import Any
 import pytest
 
 from tests.conftest import PROJECT
-from wfga.model.config import ConfigError, parse_stack_config
+from wfga.model.config import ConfigError, ServicePorts, parse_stack_config
 from wfga.offline.engine import Plan, ResourceRecord, execute_program, run_program
 from wfga.offline.stackfile import StackValues
 from wfga.plan.portplan import plan_stack
@@ -89,12 +89,16 @@ def test_everything_hangs_under_one_global_access() -> None:
 
 
 def test_a_config_the_port_plan_refuses_registers_nothing() -> None:
-    # The schema accepts it; only planning finds the clash.  GlobalAccess plans before it registers.
+    # The parser runs the port plan's checks with the others; a StackConfig put together without
+    # the parser still cannot be planned, and GlobalAccess plans before it registers.
     values = json.loads(json.dumps(BEFORE["demo"]["values"]))
+    good = parse_stack_config(values)
     values["wfga:access_points"][0]["port_base"] = {"short": 80, "long": 81, "ws": 8080}
-    cfg = parse_stack_config(values)
-    with pytest.raises(ConfigError):
-        plan_stack(cfg)
+    with pytest.raises(ConfigError, match="would serve both"):
+        parse_stack_config(values)
+    clash = good.access_points[0].model_copy(update={"port_base": ServicePorts(short=80, long=81, ws=8080)})
+    with pytest.raises(ConfigError, match="would serve both"):
+        plan_stack(good.model_copy(update={"access_points": [clash, *good.access_points[1:]]}))
     records: list[ResourceRecord] = []
     with pytest.raises(Exception, match="would serve both"):
         execute_program(StackValues(stack="demo", values=values), PROJECT, records=records)

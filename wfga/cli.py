@@ -142,7 +142,7 @@ def cmd_plan(args: argparse.Namespace) -> int:
         out = Path(args.out)
         _write_node_files(out, lines)
         (out / "port-map.csv").write_text(port_map_csv(plan.outputs.get("port_map", [])), encoding="utf-8")
-        _write_nginx_files(out, plan_stack(parse_stack_config(values.values)))
+        _write_nginx_files(out, plan_stack(parse_stack_config(values.values, values.secret_keys)))
     if args.diagram:
         _write_diagram(Path(args.diagram), plan.to_json())
     if not args.quiet and args.json != "-":
@@ -299,7 +299,7 @@ ACCESS_POINT_INGRESS_POLICY = "wfga-access-point-ingress"
 
 def cmd_policy_config(args: argparse.Namespace) -> int:
     values, _ = load_spec(_one_stack(args))
-    cfg = parse_stack_config(values.values)
+    cfg = parse_stack_config(values.values, values.secret_keys)
     cidrs = [str(ap.vpc_cidr) for ap in cfg.access_points]
     _write_json(args.json, {ACCESS_POINT_INGRESS_POLICY: {"access_point_cidrs": cidrs}})
     return 0

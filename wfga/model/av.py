@@ -36,6 +36,10 @@ from typing import Annotated, Any, Literal
 
 from pydantic import Field, SecretStr, ValidationError, field_validator, model_validator
 
+from wfga.model.base import _message
+from wfga.model.base import _network as _parse_network
+from wfga.model.base import loc_to_path as _loc_to_path
+from wfga.model.base import problem as _problem
 from wfga.model.config import AV_KEYS as _AV_KEYS
 from wfga.model.config import (
     NAMESPACE,
@@ -43,11 +47,7 @@ from wfga.model.config import (
     Name,
     Port,
     StackConfig,
-    _loc_to_path,
-    _message,
     _Model,
-    _parse_network,
-    _problem,
 )
 from wfga.model.images import IMAGES
 

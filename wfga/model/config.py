@@ -2,22 +2,53 @@
 
 Every key lives under the ``wfga:`` namespace of a Pulumi stack (or project-level config in
 ``Pulumi.yaml``).  :func:`parse_stack_config` takes the raw values (already decoded from YAML or
-JSON) and returns a :class:`StackConfig`, or raises :class:`ConfigError` whose message names the
-key path in the stack file and how to fix it.
+JSON) and returns one :class:`StackConfig` for the whole namespace, edge keys included, or raises
+:class:`ConfigError` listing every problem at once, each with the key path in the stack file and
+how to fix it: schema, cross-field, port-plan, link and resource-name checks run in one round.
 """
 
 from __future__ import annotations
 
 import ipaddress
 import re
-from collections.abc import Mapping
-from typing import Annotated, Any, Literal
+from collections.abc import Collection, Mapping
+from typing import Annotated, Any, Literal, TypeVar
 
-from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
+from pydantic import BaseModel, BeforeValidator, Field, TypeAdapter, ValidationError, ValidationInfo, model_validator
 
+from wfga.model.base import (
+    DEFERRED,
+    NAMESPACE,
+    ConfigError,
+    Id,
+    Ipv4,
+    Ipv4Network,
+    Name,
+    Port,
+    _Model,
+    error_problems,
+    loc_to_path,
+    port_ranges,
+    problem,
+    raise_problems,
+    report,
+    shown,
+    shown_key,
+)
+from wfga.model.edge import SECRET_KEYS, EdgeConfig, edge_problems, edge_secret_problems
 from wfga.model.images import IMAGES, distros_on
+from wfga.model.names import name_problems
 
-NAMESPACE = "wfga"
+__all__ = [
+    "NAMESPACE",
+    "ConfigError",
+    "Name",
+    "Port",
+    "StackConfig",
+    "_Model",
+    "parse_stack_config",
+    "port_ranges",
+]
 
 Cloud = Literal["alicloud", "aws"]
 
@@ -36,28 +67,51 @@ NLB_ZONES: dict[str, tuple[int, int]] = {"alicloud": (2, 10), "aws": (1, 6)}
 # (connectivity the user already has, such as a VPN) works for any pair.
 LINKS: dict[str, tuple[str, str]] = {"cen": ("alicloud", "alicloud"), "vpc-peering": ("aws", "aws")}
 
-_NAME = r"^[a-z][a-z0-9-]{0,30}[a-z0-9]$"
-_REGION = {"alicloud": r"^[a-z]{2}-[a-z0-9-]+$", "aws": r"^[a-z]{2}(-gov|-iso[a-z]?)?-[a-z]+-\d$"}
+# VPC prefix lengths each cloud accepts: AWS CreateVpc /16 to /28; Alibaba "8 to 28 bits".
+VPC_PREFIX: dict[str, tuple[int, int]] = {"alicloud": (8, 28), "aws": (16, 28)}
+_SPECIAL = {
+    "0.0.0.0/8": "this-network",
+    "127.0.0.0/8": "loopback",
+    "169.254.0.0/16": "link-local",
+    "224.0.0.0/4": "multicast",
+    "240.0.0.0/4": "reserved",
+}
+# Ranges a VPC cannot use.  Alibaba names 100.64.0.0/10, 224.0.0.0/4, 127.0.0.0/8 and
+# 169.254.0.0/16 (VPC and vSwitch guide); AWS accepts 100.64.0.0/10 (it is an IP-target range).
+NOT_VPC: dict[str, dict[ipaddress.IPv4Network, str]] = {
+    "alicloud": {
+        ipaddress.IPv4Network(n): why for n, why in {**_SPECIAL, "100.64.0.0/10": "shared address space"}.items()
+    },
+    "aws": {ipaddress.IPv4Network(n): why for n, why in _SPECIAL.items()},
+}
+# Where a node may sit: NLB IP targets outside the NLB's VPC must be RFC 1918 or RFC 6598
+# addresses (AWS target groups, "You can't specify publicly routable IP addresses"); Alibaba IP
+# server groups take private addresses only.
+TARGET_NETWORKS = tuple(
+    ipaddress.IPv4Network(n) for n in ("10.0.0.0/8", "172.16.0.0/12", "192.168.0.0/16", "100.64.0.0/10")
+)
+# Ports a VM access point keeps for itself: sshd holds 22 whether or not admin_cidr opens it,
+# so nginx could not bind a public port there.
+ADMIN_PORTS = (22,)
+DEFAULT_ADMIN_MIN_PREFIX = 16
 
-Name = Annotated[str, Field(pattern=_NAME, description="lower-case letters, digits and dashes")]
-Port = Annotated[int, Field(ge=1, le=65535)]
+_REGION = {
+    "alicloud": re.compile(r"[a-z]{2}(?:-[a-z0-9]+)+"),
+    "aws": re.compile(r"[a-z]{2}(?:-gov|-iso[a-z]?)?-[a-z]+-[0-9]"),
+}
+_CORE_STACK = re.compile(r"[A-Za-z0-9][A-Za-z0-9_.-]{0,99}/[A-Za-z0-9_.-]{1,100}/[A-Za-z0-9_.-]{1,100}")
+SERVICES = ("short", "long", "ws")
+NATIVE_SERVICES = ("short", "long")
+_M = TypeVar("_M", bound=BaseModel)
 
 
-class ConfigError(Exception):
-    """A user mistake in the stack configuration; the message is meant to be printed as is."""
-
-    def __init__(self, problems: list[str]) -> None:
-        self.problems = problems
-        super().__init__("\n".join(problems))
-
-    def __str__(self) -> str:
-        lines = ["invalid wfga configuration:"]
-        lines += [f"  - {p}" for p in self.problems]
-        return "\n".join(lines)
-
-
-class _Model(BaseModel):
-    model_config = ConfigDict(extra="forbid", frozen=True, strict=False)
+def _core_stack(value: Any) -> Any:
+    if isinstance(value, str) and not _CORE_STACK.fullmatch(value):
+        raise ValueError(
+            f"{value[:80]!r} is not a fully qualified stack name; write organization/project/stack, "
+            "e.g. organization/wfga/core"
+        )
+    return value
 
 
 class ServicePorts(_Model):
@@ -67,14 +121,14 @@ class ServicePorts(_Model):
     long: Port = Field(description="TCP long link (modified MQTT)")
     ws: Port = Field(description="WebSocket")
 
-    @model_validator(mode="after")
-    def _distinct(self) -> ServicePorts:
-        if len({self.short, self.long, self.ws}) != 3:
-            raise ValueError("short, long and ws must be three different ports")
-        return self
-
     def as_dict(self) -> dict[str, int]:
         return {"short": self.short, "long": self.long, "ws": self.ws}
+
+
+def _ports_problems(ports: ServicePorts, key: str) -> list[str]:
+    if len({ports.short, ports.long, ports.ws}) != 3:
+        return [f"{key}: short, long and ws must be three different ports"]
+    return []
 
 
 DEFAULT_SERVICE_PORTS = ServicePorts(short=80, long=1883, ws=8083)
@@ -84,10 +138,56 @@ DEFAULT_PORT_BASE = ServicePorts(short=80, long=1880, ws=8080)
 class Node(_Model):
     name: Name
     slot: int = Field(ge=1, le=9999, description="stable position of the node on every access point")
-    private_ip: ipaddress.IPv4Address
+    private_ip: Ipv4
     web_primary: Name | None = Field(
         default=None, description="access point whose entry comes first for this node; overrides the cluster's"
     )
+
+
+def network_problems(cloud: str, net: ipaddress.IPv4Network, key: str) -> list[str]:
+    """Whether ``cloud`` lets a VPC have ``net`` as its CIDR."""
+    problems: list[str] = []
+    low, high = VPC_PREFIX[cloud]
+    if not low <= net.prefixlen <= high:
+        problems.append(f"{key}: {net} is a /{net.prefixlen}; a {cloud} VPC takes /{low} to /{high}")
+    for bad, why in NOT_VPC[cloud].items():
+        if net.overlaps(bad):
+            problems.append(f"{key}: {net} overlaps {bad} ({why}), which a {cloud} VPC cannot use")
+    return problems
+
+
+def zone_problem(cloud: str, region: str, zone: str, key: str) -> str | None:
+    """A zone id must be the region's own spelling: ``ap-southeast-1a``, ``cn-hangzhou-h``.
+
+    One spelling per zone: ``ap-southeast-1-a`` would name the zone ``ap-southeast-1a`` names, and
+    two spellings of one zone would get two vSwitches cut from the same range.
+    """
+    dash = "" if region[-1:].isdigit() else "-"
+    if not re.fullmatch(re.escape(region) + dash + "[a-z]", zone):
+        return f"{key}: {shown(zone)} is not a zone of {region} (expected e.g. {region}{dash}a)"
+    return None
+
+
+def zone_index(region: str, zone: str) -> int:
+    """The zone's letter as a number (a -> 0); fixed by the zone, not by its place in a list."""
+    return ord(zone[len(region) :].lstrip("-")) - ord("a")
+
+
+def _region_problem(cloud: str, region: str) -> str | None:
+    if not _REGION[cloud].fullmatch(region):
+        example = "ap-southeast-1" if cloud == "alicloud" else "us-east-1"
+        return f"region: {region[:80]!r} is not a {cloud} region id such as {example}"
+    return None
+
+
+def _duplicates(values: list[Any]) -> list[Any]:
+    seen: set[Any] = set()
+    twice: list[Any] = []
+    for value in values:
+        if value in seen and value not in twice:
+            twice.append(value)
+        seen.add(value)
+    return twice
 
 
 class Cluster(_Model):
@@ -96,13 +196,13 @@ class Cluster(_Model):
     name: Name
     cloud: Cloud
     region: str
-    vpc_id: str = Field(min_length=1)
-    cidr: ipaddress.IPv4Network
-    route_table_ids: list[str] = Field(min_length=1, description="VPC route tables that get the return routes")
-    attach_vswitches: dict[str, str] = Field(
+    vpc_id: Id
+    cidr: Ipv4Network
+    route_table_ids: list[Id] = Field(min_length=1, description="VPC route tables that get the return routes")
+    attach_vswitches: dict[str, Id] = Field(
         default_factory=dict, description="zone -> vSwitch id used by the CEN VPC attachment"
     )
-    security_group_id: str | None = None
+    security_group_id: Id | None = None
     service_ports: ServicePorts = DEFAULT_SERVICE_PORTS
     # Without web clients nobody connects to the ws port: no ws listener is made, so an NLB carries
     # 2 listeners per node instead of 3 (the entries still carry a ws port, as the server needs one).
@@ -111,39 +211,57 @@ class Cluster(_Model):
     web_primary: Name | None = Field(default=None, description="access point whose entries come first")
     nodes: list[Node] = Field(min_length=1)
 
-    @field_validator("cidr", mode="before")
-    @classmethod
-    def _strict_cidr(cls, v: Any) -> Any:
-        return _parse_network(v)
+    @property
+    def listened_services(self) -> tuple[str, ...]:
+        """The services that get a listener: the ws port only when web clients exist."""
+        return SERVICES if self.web_clients else NATIVE_SERVICES
 
     @model_validator(mode="after")
-    def _check(self) -> Cluster:
-        _check_region(self.cloud, self.region)
-        if self.attach_vswitches and self.cloud != "alicloud":
-            raise ValueError("attach_vswitches: only an Alibaba Cloud cluster attaches to CEN; remove the key")
+    def _check(self, info: ValidationInfo) -> Cluster:
+        report(self, info, self._problems())
+        return self
+
+    def _problems(self) -> list[str]:
+        problems = _ports_problems(self.service_ports, "service_ports")
+        region = _region_problem(self.cloud, self.region)
+        if region:
+            problems.append(region)
         if len(self.attach_vswitches) == 1:
-            raise ValueError(
+            problems.append(
                 "attach_vswitches: a transit router VPC attachment needs vSwitches in two zones in a multi-zone "
                 "region; give two, e.g. {cn-hangzhou-h: vsw-..., cn-hangzhou-i: vsw-...}"
             )
-        for zone in self.attach_vswitches:
-            _check_zone(self.cloud, self.region, zone, "attach_vswitches")
-        if len(set(self.route_table_ids)) != len(self.route_table_ids):
-            raise ValueError("route_table_ids: a route table is listed twice")
+        if self.attach_vswitches and self.cloud != "alicloud":
+            problems.append("attach_vswitches: only an Alibaba Cloud cluster attaches to CEN; remove the key")
+        elif not region:
+            zones = (zone_problem(self.cloud, self.region, z, "attach_vswitches") for z in self.attach_vswitches)
+            problems += [p for p in zones if p]
+        if _duplicates(self.route_table_ids):
+            problems.append("route_table_ids: a route table is listed twice")
+        problems += network_problems(self.cloud, self.cidr, "cidr")
         for key in ("name", "slot", "private_ip"):
-            seen: set[object] = set()
-            for node in self.nodes:
-                value = getattr(node, key)
-                if value in seen:
-                    raise ValueError(f"nodes: two nodes share {key} {value}; each node needs its own")
-                seen.add(value)
-        for node in self.nodes:
+            problems += [
+                f"nodes: two nodes share {key} {value}; each node needs its own"
+                for value in _duplicates([getattr(node, key) for node in self.nodes])
+            ]
+        reserved = {self.cidr.network_address: "network", self.cidr.broadcast_address: "broadcast"}
+        for i, node in enumerate(self.nodes):
+            if not any(node.private_ip in net for net in TARGET_NETWORKS):
+                problems.append(
+                    f"nodes[{i}].private_ip: {node.private_ip} is not a private address; access points forward to a "
+                    f"node's address inside its VPC ({', '.join(map(str, TARGET_NETWORKS))})"
+                )
             if node.private_ip not in self.cidr:
-                raise ValueError(
+                problems.append(
                     f"nodes: {node.name} has private_ip {node.private_ip}, outside cidr {self.cidr}; "
                     "fix the IP or the cluster cidr"
                 )
-        return self
+            elif self.cidr.prefixlen <= 30 and node.private_ip in reserved:
+                problems.append(
+                    f"nodes: {node.name} has private_ip {node.private_ip}, the {reserved[node.private_ip]} address "
+                    f"of {self.cidr}, which no host can have"
+                )
+        return problems
 
 
 class PinnedEip(_Model):
@@ -151,8 +269,8 @@ class PinnedEip(_Model):
 
     load_balancer: int = Field(ge=1, description="number N of the load balancer nlb-N (or the VM vm-N) it binds to")
     zone: str
-    allocation_id: str = Field(min_length=1)
-    address: ipaddress.IPv4Address
+    allocation_id: Id
+    address: Ipv4
 
 
 Distro = Literal["debian", "ubuntu", "alinux", "amazon-linux"]
@@ -162,17 +280,39 @@ MAX_VM_IDLE_TIMEOUT_S = 86400
 class VmSettings(_Model):
     """A `kind: vm` access point: VMs running nginx `stream`, each with its own EIP."""
 
-    instance_type: str = Field(min_length=1, description="e.g. ecs.c7.large or c7i.large")
+    instance_type: Id = Field(description="e.g. ecs.c7.large or c7i.large")
     count: int = Field(default=1, ge=1, le=20, description="VMs; each node gets one entry per VM")
     distro: Distro = "debian"
-    image_id: str | None = Field(default=None, description="image or AMI id; default: the distro's latest")
-    admin_cidr: ipaddress.IPv4Network | None = Field(default=None, description="opens SSH (22) from here only")
+    image_id: Id | None = Field(default=None, description="image or AMI id; default: the distro's latest")
+    admin_cidr: Ipv4Network | None = Field(default=None, description="opens SSH (22) from here only")
+    admin_cidr_min_prefix: int = Field(
+        default=DEFAULT_ADMIN_MIN_PREFIX,
+        ge=1,
+        le=32,
+        description="the widest admin_cidr accepted (default /16); 0.0.0.0/0 is never accepted",
+    )
     connections: int = Field(default=20000, ge=1000, le=1_000_000, description="concurrent connections per VM")
 
-    @field_validator("admin_cidr", mode="before")
-    @classmethod
-    def _strict_cidr(cls, v: Any) -> Any:
-        return _parse_network(v)
+
+def _vm_problems(vm: VmSettings) -> list[str]:
+    cidr = vm.admin_cidr
+    if cidr is None:
+        return []
+    problems: list[str] = []
+    if cidr.prefixlen == 0:
+        problems.append(
+            "vm.admin_cidr: 0.0.0.0/0 opens SSH to the whole internet; give the range you administer from "
+            "(an office or VPN network), or leave admin_cidr out for no SSH"
+        )
+    elif cidr.prefixlen < vm.admin_cidr_min_prefix:
+        problems.append(
+            f"vm.admin_cidr: {cidr} opens SSH to {cidr.num_addresses} addresses, more than a /"
+            f"{vm.admin_cidr_min_prefix}; give a narrower range, or lower vm.admin_cidr_min_prefix deliberately"
+        )
+    special = [why for net, why in NOT_VPC["aws"].items() if cidr.overlaps(net)]
+    if cidr.prefixlen and special:
+        problems.append(f"vm.admin_cidr: {cidr} is a {special[0]} range, from which no administrator connects")
+    return problems
 
 
 class AccessPoint(_Model):
@@ -184,11 +324,11 @@ class AccessPoint(_Model):
     kind: Literal["nlb", "vm"] = "nlb"
     vm: VmSettings | None = None
     link: Literal["cen", "vpc-peering", "existing"] = "cen"
-    vpc_cidr: ipaddress.IPv4Network
-    vpc_id: str | None = None
-    vswitches: dict[str, str] | None = Field(default=None, description="alicloud: zone -> existing vSwitch id")
-    subnets: dict[str, str] | None = Field(default=None, description="aws: zone -> existing public subnet id")
-    route_table_id: str | None = None
+    vpc_cidr: Ipv4Network
+    vpc_id: Id | None = None
+    vswitches: dict[str, Id] | None = Field(default=None, description="alicloud: zone -> existing vSwitch id")
+    subnets: dict[str, Id] | None = Field(default=None, description="aws: zone -> existing public subnet id")
+    route_table_id: Id | None = None
     zones: list[str]
     port_base: ServicePorts = DEFAULT_PORT_BASE
     idle_timeout_s: int = 900
@@ -202,64 +342,41 @@ class AccessPoint(_Model):
     )
     pinned_eips: list[PinnedEip] = Field(default_factory=list)
 
-    @field_validator("vpc_cidr", mode="before")
-    @classmethod
-    def _strict_cidr(cls, v: Any) -> Any:
-        return _parse_network(v)
-
     @model_validator(mode="after")
-    def _check(self) -> AccessPoint:
-        _check_region(self.cloud, self.region)
+    def _check(self, info: ValidationInfo) -> AccessPoint:
+        report(self, info, self._problems())
+        return self
+
+    def _problems(self) -> list[str]:
+        problems = _ports_problems(self.port_base, "port_base")
+        if self.vm is not None:
+            problems += _vm_problems(self.vm)
+        region = _region_problem(self.cloud, self.region)
+        if region:
+            problems.append(region)
         if self.kind == "vm" and self.vm is None:
-            raise ValueError("vm: a kind vm access point needs vm settings, at least {instance_type: ...}")
+            problems.append("vm: a kind vm access point needs vm settings, at least {instance_type: ...}")
         if self.kind == "nlb" and self.vm is not None:
-            raise ValueError("vm: only a kind vm access point takes vm settings")
+            problems.append("vm: only a kind vm access point takes vm settings")
         if self.vm is not None and self.vm.image_id is None and (self.cloud, self.vm.distro) not in IMAGES:
-            raise ValueError(
+            problems.append(
                 f"vm.distro: {self.vm.distro} has no public image on {self.cloud}; use one of "
                 f"{', '.join(distros_on(self.cloud))} or give vm.image_id"
             )
         if self.kind == "vm" and "listener_quota" in self.model_fields_set:
-            raise ValueError("listener_quota: a VM has no listener quota; only kind nlb takes it")
+            problems.append("listener_quota: a VM has no listener quota; only kind nlb takes it")
         low, high = NLB_ZONES[self.cloud] if self.kind == "nlb" else (1, 10)
         if not low <= len(self.zones) <= high:
-            raise ValueError(
+            problems.append(
                 f"zones: kind {self.kind} on {self.cloud} takes {low} to {high} zones, got {len(self.zones)}"
             )
-        if len(set(self.zones)) != len(self.zones):
-            raise ValueError("zones: a zone is listed twice")
-        for zone in self.zones:
-            _check_zone(self.cloud, self.region, zone, "zones")
-        parts, other = ("vswitches", "subnets") if self.cloud == "alicloud" else ("subnets", "vswitches")
-        if getattr(self, other) is not None:
-            raise ValueError(f"{other}: not a {self.cloud} setting; an existing {self.cloud} VPC takes {parts}")
-        existing = (self.vpc_id, getattr(self, parts), self.route_table_id)
-        if any(v is not None for v in existing) and not all(v is not None for v in existing):
-            raise ValueError(
-                f"an existing VPC needs vpc_id, {parts} and route_table_id together; "
-                "leave all three out to let wfga create the VPC"
-            )
-        if self.link == "existing" and self.vpc_id is None:
-            # A VPC wfga creates has only a default route to the internet; nothing routes the cluster
-            # CIDR over a link wfga does not know, so entries through it would never reach a node.
-            raise ValueError(
-                f"link: existing means a VPC you already route to the cluster (VPN, transit gateway, "
-                f"express connect); give its vpc_id, {parts} and route_table_id, or use a link wfga builds"
-            )
-        if self.link == "cen" and len(self.zones) < 2:
-            raise ValueError(
-                "zones: link cen attaches this VPC to a transit router, which needs vSwitches in two zones "
-                "in a multi-zone region; list two zones"
-            )
-        given: dict[str, str] | None = getattr(self, parts)
-        if given is not None and set(given) != set(self.zones):
-            raise ValueError(f"{parts}: give exactly one per zone in zones {self.zones}, got {sorted(given)}")
-        if self.vpc_id is None and self.vpc_cidr.prefixlen > 23:
-            raise ValueError(
-                f"vpc_cidr: {self.vpc_cidr} is too small to split into per-zone vSwitches; use /23 or larger"
-            )
+        if _duplicates(self.zones):
+            problems.append("zones: a zone is listed twice")
+        if not region:
+            problems += [p for p in (zone_problem(self.cloud, self.region, z, "zones") for z in self.zones) if p]
+        problems += self._network_problems()
         if self.listener_quota > MAX_LISTENER_QUOTA[self.cloud]:
-            raise ValueError(
+            problems.append(
                 f"listener_quota: {self.listener_quota} is above what a {self.cloud} NLB can have "
                 f"({MAX_LISTENER_QUOTA[self.cloud]}{', not adjustable' if self.cloud == 'aws' else ''})"
             )
@@ -269,96 +386,190 @@ class AccessPoint(_Model):
             else (MAX_VM_IDLE_TIMEOUT_S, "wfga's nginx")
         )
         if not MIN_IDLE_TIMEOUT_S <= self.idle_timeout_s <= limit:
-            raise ValueError(
+            problems.append(
                 f"idle_timeout_s: {self.idle_timeout_s} is outside {MIN_IDLE_TIMEOUT_S}..{limit}; "
                 f"long links need at least {MIN_IDLE_TIMEOUT_S} s and {what} allows at most {limit} s"
             )
         seen: set[tuple[int, str]] = set()
         for i, eip in enumerate(self.pinned_eips):
+            if not eip.address.is_global or eip.address.is_multicast:
+                problems.append(
+                    f"pinned_eips[{i}].address: {eip.address} is not a public unicast address; a pinned EIP's address "
+                    "is what clients connect to, so give the EIP's public IP"
+                )
             if eip.zone not in self.zones:
-                raise ValueError(f"pinned_eips[{i}].zone: {eip.zone} is not one of zones {self.zones}")
+                problems.append(f"pinned_eips[{i}].zone: {eip.zone[:80]} is not one of zones {self.zones}")
             key = (eip.load_balancer, eip.zone)
             if key in seen:
-                raise ValueError(f"pinned_eips[{i}]: {self.carrier_key(eip.load_balancer)} {eip.zone} is pinned twice")
+                problems.append(f"pinned_eips[{i}]: {self.carrier_key(eip.load_balancer)} {eip.zone} is pinned twice")
             seen.add(key)
-        return self
+        return problems
+
+    def _network_problems(self) -> list[str]:
+        problems = network_problems(self.cloud, self.vpc_cidr, "vpc_cidr")
+        parts, other = ("vswitches", "subnets") if self.cloud == "alicloud" else ("subnets", "vswitches")
+        if getattr(self, other) is not None:
+            problems.append(f"{other}: not a {self.cloud} setting; an existing {self.cloud} VPC takes {parts}")
+        existing = (self.vpc_id, getattr(self, parts), self.route_table_id)
+        if any(v is not None for v in existing) and not all(v is not None for v in existing):
+            problems.append(
+                f"an existing VPC needs vpc_id, {parts} and route_table_id together; "
+                "leave all three out to let wfga create the VPC"
+            )
+        if self.link == "existing" and self.vpc_id is None:
+            # A VPC wfga creates has only a default route to the internet; nothing routes the cluster
+            # CIDR over a link wfga does not know, so entries through it would never reach a node.
+            problems.append(
+                f"link: existing means a VPC you already route to the cluster (VPN, transit gateway, "
+                f"express connect); give its vpc_id, {parts} and route_table_id, or use a link wfga builds"
+            )
+        if self.link == "cen" and len(self.zones) < 2:
+            problems.append(
+                "zones: link cen attaches this VPC to a transit router, which needs vSwitches in two zones "
+                "in a multi-zone region; list two zones"
+            )
+        given: dict[str, str] | None = getattr(self, parts)
+        if given is not None and set(given) != set(self.zones):
+            problems.append(f"{parts}: give exactly one per zone in zones {self.zones}, got {sorted(given)}")
+        if self.vpc_id is None and self.vpc_cidr.prefixlen > 23:
+            problems.append(
+                f"vpc_cidr: {self.vpc_cidr} is too small to split into per-zone vSwitches; use /23 or larger"
+            )
+        return problems
 
     def carrier_key(self, number: int) -> str:
         """What carries the listeners: ``nlb-N``, or ``vm-N`` for a VM access point."""
         return f"{self.kind}-{number}"
 
+    def public_ports(self, slot: int) -> dict[str, int]:
+        return {service: base + slot for service, base in self.port_base.as_dict().items()}
 
-class StackConfig(_Model):
-    """Everything one stack reads; see the README for the per-region layout."""
-
-    layout: Literal["all-in-one", "core", "region"] = "all-in-one"
-    core_stack: str | None = Field(
-        default=None, description="fully qualified name of the core stack (org/project/stack)"
-    )
-    cluster: Cluster
-    access_points: list[AccessPoint] = Field(default_factory=list)
-
-    @model_validator(mode="after")
-    def _check(self) -> StackConfig:
-        if self.layout == "region" and not self.core_stack and any(ap.link == "cen" for ap in self.access_points):
-            raise ValueError(
-                "core_stack: a region stack with link cen needs wfga:core_stack, e.g. organization/wfga/core"
-            )
-        if self.layout == "core" and self.cluster.cloud != "alicloud":
-            raise ValueError("layout: the core stack holds CEN pieces, which only an Alibaba Cloud cluster uses")
-        if self.layout != "region" and self.core_stack:
-            raise ValueError("core_stack: only a stack with wfga:layout region references a core stack")
-        if self.layout == "core" and self.access_points:
-            raise ValueError(
-                "access_points: the core stack owns the shared CEN pieces only; "
-                "move access points to their region stacks"
-            )
-        if self.layout == "region" and not self.access_points:
-            raise ValueError("access_points: a region stack needs at least one access point")
-        names = [ap.name for ap in self.access_points]
-        for name in names:
-            if names.count(name) > 1:
-                raise ValueError(f"access_points: the name {name} is used twice")
-        return self
+    def carriers(
+        self, nodes: list[Node], listeners_per_node: int = len(SERVICES)
+    ) -> dict[int, tuple[tuple[str, ...], list[Node]]]:
+        """Number -> (zones, nodes) of each NLB or VM; which nodes depends on their own slots only."""
+        if not self.zones:
+            return {}
+        if self.vm is not None:
+            # VM n sits in zones[(n - 1) % len(zones)]: spread, and stable while zones keep their order.
+            return {n: ((self.zones[(n - 1) % len(self.zones)],), list(nodes)) for n in range(1, self.vm.count + 1)}
+        carriers: dict[int, tuple[tuple[str, ...], list[Node]]] = {}
+        for node in nodes:
+            number = load_balancer_number(node.slot, self.listener_quota, listeners_per_node)
+            carriers.setdefault(number, (tuple(self.zones), []))[1].append(node)
+        return carriers
 
 
-_TOP_KEYS = {f"{NAMESPACE}:{key}" for key in StackConfig.model_fields}
-# Service-domain and object-storage keys, validated by wfga.model.edge.parse_edge_config; that
-# module imports this one, so the names are listed here rather than imported.
-EDGE_KEYS = ("cloudflare_api_token", "dns_zones", "object_storage", "service_domains")
-# Audio/video keys, validated by wfga.model.av.parse_av (which imports this module, too).
-AV_KEYS = ("av", "turn_password")
-_KNOWN_KEYS = _TOP_KEYS | {f"{NAMESPACE}:{key}" for key in (*EDGE_KEYS, *AV_KEYS)}
+def nodes_per_load_balancer(listener_quota: int, listeners_per_node: int = len(SERVICES)) -> int:
+    return listener_quota // listeners_per_node
 
 
-def _parse_network(v: Any) -> Any:
-    if isinstance(v, str):
-        try:
-            return ipaddress.IPv4Network(v, strict=True)
-        except ValueError as err:
-            raise ValueError(f"{v!r} is not an IPv4 network in CIDR form with host bits zero ({err})") from None
-    return v
+def load_balancer_number(slot: int, listener_quota: int, listeners_per_node: int = len(SERVICES)) -> int:
+    return 1 + (slot - 1) // nodes_per_load_balancer(listener_quota, listeners_per_node)
 
 
-def _check_region(cloud: str, region: str) -> None:
-    if not re.match(_REGION[cloud], region):
-        raise ValueError(f"region: {region!r} is not a {cloud} region id such as ap-southeast-1")
-
-
-def _check_zone(cloud: str, region: str, zone: str, key: str) -> None:
-    # AWS zones are the region plus one letter; Alibaba's add a letter, or a dash and a letter.
-    suffix = r"[a-z]" if cloud == "aws" else r"-?[a-z0-9]+"
-    if not re.fullmatch(re.escape(region) + suffix, zone):
-        example = f"{region}a" if cloud == "aws" else f"{region}a or {region}-a"
-        raise ValueError(f"{key}: {zone!r} is not a zone of {region} (expected e.g. {example})")
-
-
-def _cross_checks(cfg: StackConfig) -> list[str]:
-    """Rules that span the cluster and the access points."""
+def port_problems(cluster: Cluster, ap: AccessPoint, path: str) -> list[str]:
+    """What the port plan of one access point would get wrong: ports, carriers, pinned EIPs."""
     problems: list[str] = []
-    networks = [(f"{NAMESPACE}:cluster.cidr", cfg.cluster.cidr)] + [
-        (f"{NAMESPACE}:access_points[{i}] ({ap.name}).vpc_cidr", ap.vpc_cidr) for i, ap in enumerate(cfg.access_points)
-    ]
+    for node in cluster.nodes:
+        for service, port in ap.public_ports(node.slot).items():
+            if port > 65535:
+                problems.append(
+                    f"{path}.port_base.{service}: node {node.name} (slot {node.slot}) would get public port "
+                    f"{port} > 65535; lower port_base.{service}"
+                )
+            if ap.kind == "vm" and port in ADMIN_PORTS:
+                problems.append(
+                    f"{path}.port_base.{service}: node {node.name} (slot {node.slot}) would get public port {port} "
+                    f"on each VM, where sshd listens; move port_base.{service} so no public port is {port}"
+                )
+    carriers = ap.carriers(cluster.nodes, len(cluster.listened_services))
+    for number in sorted(carriers):
+        # Every port an entry names, listened or not, must belong to that node alone.
+        owner: dict[int, tuple[str, str]] = {}
+        for node in sorted(carriers[number][1], key=lambda n: n.slot):
+            for service, port in ap.public_ports(node.slot).items():
+                other = owner.get(port)
+                if other is not None:
+                    problems.append(
+                        f"{path}.port_base: public port {port} on {ap.carrier_key(number)} would serve both "
+                        f"{other[0]}/{other[1]} and {node.name}/{service}; space the bases so the "
+                        "short, long and ws ranges do not overlap"
+                    )
+                owner[port] = (node.name, service)
+    for i, eip in enumerate(ap.pinned_eips):
+        if eip.load_balancer not in carriers:
+            problems.append(
+                f"{path}.pinned_eips[{i}].load_balancer: {ap.carrier_key(eip.load_balancer)} carries no node; "
+                f"in use: {', '.join(ap.carrier_key(n) for n in sorted(carriers))}"
+            )
+        elif eip.zone in ap.zones and eip.zone not in carriers[eip.load_balancer][0]:
+            problems.append(
+                f"{path}.pinned_eips[{i}].zone: {ap.carrier_key(eip.load_balancer)} is in "
+                f"{carriers[eip.load_balancer][0][0]}, not {eip.zone}"
+            )
+    return problems
+
+
+def _ap_path(i: int, ap: AccessPoint) -> str:
+    return f"{NAMESPACE}:access_points[{i}] ({ap.name})"
+
+
+def _link_problems(cluster: Cluster, aps: list[tuple[int, AccessPoint]], layout: str | None) -> list[str]:
+    problems: list[str] = []
+    for i, ap in aps:
+        if ap.link in LINKS and (ap.cloud, cluster.cloud) != LINKS[ap.link]:
+            works = [link for link, pair in LINKS.items() if pair == (ap.cloud, cluster.cloud)] + ["existing"]
+            problems.append(
+                f"{_ap_path(i, ap)}.link: {ap.link} joins a {LINKS[ap.link][0]} access point to a "
+                f"{LINKS[ap.link][1]} cluster, not {ap.cloud} to {cluster.cloud}; use link: {' or '.join(works)}"
+            )
+        if ap.link == "cen" and not cluster.attach_vswitches:
+            problems.append(
+                f"{NAMESPACE}:cluster.attach_vswitches: link cen on {ap.name} attaches the cluster VPC to a "
+                "transit router; give one vSwitch per zone, e.g. {cn-hangzhou-h: vsw-...}"
+            )
+        if ap.link == "cen" and ap.region == cluster.region:
+            problems.append(
+                f"{_ap_path(i, ap)}.region: a CEN access point in the cluster's own region {ap.region} would need a "
+                "second transit router there, and CEN allows one per region; put the access point in another "
+                "region, or reach the cluster VPC directly (link: existing with the cluster VPC's ids)"
+            )
+    cen_regions: dict[str, str] = {}
+    for i, ap in aps:
+        if ap.link != "cen":
+            continue
+        if ap.region in cen_regions:
+            problems.append(
+                f"{_ap_path(i, ap)}.region: {cen_regions[ap.region]} already links {ap.region} through CEN, which "
+                "allows one transit router per region; serve both from one access point (more zones or load "
+                "balancers), or use another region"
+            )
+        cen_regions.setdefault(ap.region, ap.name)
+    if layout == "core" and not cluster.attach_vswitches:
+        problems.append(
+            f"{NAMESPACE}:cluster.attach_vswitches: the core stack attaches the cluster VPC to CEN; "
+            "give one vSwitch per zone"
+        )
+    # A region stack sees only its own access points; the merge of its outputs checks the rest.
+    if layout == "all-in-one":
+        names = [ap.name for _, ap in aps]
+        settings = [(f"{NAMESPACE}:cluster.web_primary", cluster.web_primary)] + [
+            (f"{NAMESPACE}:cluster.nodes[{i}] ({node.name}).web_primary", node.web_primary)
+            for i, node in enumerate(cluster.nodes)
+        ]
+        for path, primary in settings:
+            if primary is not None and primary not in names:
+                problems.append(
+                    f"{path}: {primary} is not an access point of this stack; use one of {', '.join(names) or '(none)'}"
+                )
+    return problems
+
+
+def _overlap_problems(cluster: Cluster | None, aps: list[tuple[int, AccessPoint]]) -> list[str]:
+    networks = [(f"{NAMESPACE}:cluster.cidr", cluster.cidr)] if cluster is not None else []
+    networks += [(f"{_ap_path(i, ap)}.vpc_cidr", ap.vpc_cidr) for i, ap in aps]
+    problems: list[str] = []
     for a in range(len(networks)):
         for b in range(a + 1, len(networks)):
             (path_a, net_a), (path_b, net_b) = networks[a], networks[b]
@@ -366,120 +577,238 @@ def _cross_checks(cfg: StackConfig) -> list[str]:
                 problems.append(
                     f"{path_b}: {net_b} overlaps {path_a} {net_a}; routed networks must not overlap, pick a free range"
                 )
-    for i, ap in enumerate(cfg.access_points):
-        path = f"{NAMESPACE}:access_points[{i}] ({ap.name})"
-        if ap.link in LINKS and (ap.cloud, cfg.cluster.cloud) != LINKS[ap.link]:
-            works = [link for link, pair in LINKS.items() if pair == (ap.cloud, cfg.cluster.cloud)] + ["existing"]
-            problems.append(
-                f"{path}.link: {ap.link} joins a {LINKS[ap.link][0]} access point to a {LINKS[ap.link][1]} "
-                f"cluster, not {ap.cloud} to {cfg.cluster.cloud}; use link: {' or '.join(works)}"
-            )
-        if ap.link == "cen" and not cfg.cluster.attach_vswitches:
-            problems.append(
-                f"{NAMESPACE}:cluster.attach_vswitches: link cen on {ap.name} attaches the cluster VPC to a "
-                "transit router; give one vSwitch per zone, e.g. {cn-hangzhou-h: vsw-...}"
-            )
-        if ap.link == "cen" and ap.region == cfg.cluster.region:
-            problems.append(
-                f"{path}.region: a CEN access point in the cluster's own region {ap.region} would need a second "
-                "transit router there, and CEN allows one per region; put the access point in another region, "
-                "or reach the cluster VPC directly (link: existing with the cluster VPC's ids)"
-            )
-    cen_regions: dict[str, str] = {}
-    for i, ap in enumerate(cfg.access_points):
-        if ap.link != "cen":
-            continue
-        if ap.region in cen_regions:
-            problems.append(
-                f"{NAMESPACE}:access_points[{i}] ({ap.name}).region: {cen_regions[ap.region]} already links "
-                f"{ap.region} through CEN, which allows one transit router per region; serve both from one "
-                "access point (more zones or load balancers), or use another region"
-            )
-        cen_regions.setdefault(ap.region, ap.name)
-    # A region stack sees only its own access points; the merge of its outputs checks the rest.
-    if cfg.layout == "all-in-one":
-        names = [ap.name for ap in cfg.access_points]
-        settings = [(f"{NAMESPACE}:cluster.web_primary", cfg.cluster.web_primary)] + [
-            (f"{NAMESPACE}:cluster.nodes[{i}] ({node.name}).web_primary", node.web_primary)
-            for i, node in enumerate(cfg.cluster.nodes)
-        ]
-        for path, primary in settings:
-            if primary is not None and primary not in names:
-                problems.append(
-                    f"{path}: {primary} is not an access point of this stack; use one of {', '.join(names) or '(none)'}"
-                )
-    if cfg.layout == "core" and not cfg.cluster.attach_vswitches:
-        problems.append(
-            f"{NAMESPACE}:cluster.attach_vswitches: the core stack attaches the cluster VPC to CEN; "
-            "give one vSwitch per zone"
-        )
     return problems
 
 
-def _loc_to_path(loc: tuple[int | str, ...], raw: Mapping[str, Any]) -> str:
-    """Turn a pydantic error location into the key path a user sees in the stack file."""
-    if not loc:
-        return f"{NAMESPACE}:"
-    head, *rest = loc
-    path = f"{NAMESPACE}:{head}"
-    node: Any = raw.get(str(head))
-    for part in rest:
-        if isinstance(part, int):
-            path += f"[{part}]"
-            node = node[part] if isinstance(node, list) and part < len(node) else None
-            if isinstance(node, Mapping) and isinstance(node.get("name"), str):
-                path += f" ({node['name']})"
-        else:
-            path += f".{part}"
-            node = node.get(part) if isinstance(node, Mapping) else None
-    return path
+def _pinned_problems(aps: list[tuple[int, AccessPoint]]) -> list[str]:
+    problems: list[str] = []
+    pinned: dict[str, str] = {}
+    for _, ap in aps:
+        for eip in ap.pinned_eips:
+            where = f"{ap.name} {ap.carrier_key(eip.load_balancer)} {eip.zone}"
+            for value in (str(eip.address), eip.allocation_id):
+                if value in pinned:
+                    problems.append(
+                        f"{NAMESPACE}:access_points ({ap.name}).pinned_eips: {value} is pinned for both "
+                        f"{pinned[value]} and {where}; an EIP binds to one zone of one load balancer"
+                    )
+                pinned[value] = where
+    return problems
 
 
-def _message(err: Mapping[str, Any]) -> str:
-    msg = str(err["msg"])
-    for prefix in ("Value error, ", "Assertion failed, "):
-        msg = msg.removeprefix(prefix)
-    if err["type"] == "extra_forbidden":
-        return "unknown key; check its spelling against the README's field list"
-    if err["type"] == "missing":
-        return "required key is missing"
-    if err["type"] == "literal_error":
-        return f"{msg} (got {err.get('input')!r})"
-    return msg
+def stack_problems(
+    layout: str | None,
+    core_stack: str | None,
+    cluster: Cluster | None,
+    aps: list[tuple[int, AccessPoint]],
+    edge: EdgeConfig | None,
+    *,
+    access_point_count: int | None = None,
+    flawed: Collection[int] = (),
+    nodes_only: Cluster | None = None,
+) -> list[str]:
+    """Every rule that spans models, on whichever parts are valid: one bad access point does not
+    hide another's problems, nor the cluster's.  ``flawed`` holds the ids of parts that broke their
+    own rules; the port plan and resource names are not worked out for them (a cluster with shared
+    slots would only repeat that problem, an access point of kind vm without vm settings has none).
+    ``layout`` None (itself invalid) skips the layout rules; ``nodes_only`` stands in for a cluster
+    that failed its schema but whose nodes are sound, for the port plan alone."""
+    count = len(aps) if access_point_count is None else access_point_count
+    problems: list[str] = []
+    if layout == "region" and not core_stack and any(ap.link == "cen" for _, ap in aps):
+        problems.append(
+            f"{NAMESPACE}:core_stack: a region stack with link cen needs wfga:core_stack, e.g. organization/wfga/core"
+        )
+    if layout == "core" and cluster is not None and cluster.cloud != "alicloud":
+        problems.append(
+            f"{NAMESPACE}:layout: the core stack holds CEN pieces, which only an Alibaba Cloud cluster uses"
+        )
+    if layout is not None and layout != "region" and core_stack:
+        problems.append(f"{NAMESPACE}:core_stack: only a stack with wfga:layout region references a core stack")
+    if layout == "core" and count:
+        problems.append(
+            f"{NAMESPACE}:access_points: the core stack owns the shared CEN pieces only; "
+            "move access points to their region stacks"
+        )
+    if layout == "region" and not count:
+        problems.append(f"{NAMESPACE}:access_points: a region stack needs at least one access point")
+    names = [ap.name for _, ap in aps]
+    problems += [f"{NAMESPACE}:access_points: the name {name} is used twice" for name in _duplicates(names)]
+    problems += _overlap_problems(cluster, aps)
+    problems += _pinned_problems(aps)
+    if cluster is not None:
+        problems += _link_problems(cluster, aps, layout)
+    sound = [(i, ap) for i, ap in aps if id(ap) not in flawed]
+    ports_of = cluster if cluster is not None and id(cluster) not in flawed else nodes_only if cluster is None else None
+    if ports_of is not None:
+        for i, ap in sound:
+            problems += port_problems(ports_of, ap, _ap_path(i, ap))
+    if cluster is not None and id(cluster) not in flawed and not _duplicates(names):
+        problems += name_problems(cluster, [(_ap_path(i, ap), ap) for i, ap in sound])
+    if edge is not None:
+        problems += edge_problems(edge)
+    return problems
 
 
-_FIELD_PREFIX = re.compile(r"^([a-z_]+(?:\[\d+\])?(?:\.[a-z_]+(?:\[\d+\])?)*): (.*)$", re.S)
+class StackConfig(EdgeConfig):
+    """Everything one stack reads under ``wfga:``, one field per key; see the README for layouts.
 
-
-def _problem(path: str, message: str) -> str:
-    # Model-level checks start their message with the field they are about; fold it into the path.
-    match = _FIELD_PREFIX.match(message)
-    if match:
-        sep = "" if match.group(1).startswith("[") or path.endswith(":") else "."
-        return f"{path}{sep}{match.group(1)}: {match.group(2)}"
-    return f"{path}: {message}"
-
-
-def parse_stack_config(values: Mapping[str, Any]) -> StackConfig:
-    """Validate the stack's ``wfga:*`` values (namespaced keys, decoded values).
-
-    Keys of other namespaces (``alicloud:region`` and the like) are ignored.
+    The edge keys (``wfga:service_domains`` and the other fields of :class:`EdgeConfig`) are keys of
+    the namespace like the others, so they are fields here too; ``edge`` views them as an EdgeConfig.
     """
-    ours = {k: v for k, v in values.items() if k.startswith(f"{NAMESPACE}:")}
-    problems = [
-        f"{k}: unknown key; wfga reads {', '.join(sorted(_KNOWN_KEYS))}" for k in sorted(ours) if k not in _KNOWN_KEYS
-    ]
-    # An explicit null in a stack file unsets a project-level value, as if the key were absent.
-    raw = {k.split(":", 1)[1]: v for k, v in ours.items() if k in _TOP_KEYS and v is not None}
-    if "cluster" not in raw:
-        problems.append(f"{NAMESPACE}:cluster: required key is missing; describe the IM cluster (see README)")
-    if problems:
-        raise ConfigError(problems)
+
+    layout: Literal["all-in-one", "core", "region"] = "all-in-one"
+    core_stack: Annotated[str, BeforeValidator(_core_stack)] | None = Field(
+        default=None, description="fully qualified name of the core stack (organization/project/stack)"
+    )
+    cluster: Cluster
+    access_points: list[AccessPoint] = Field(default_factory=list)
+
+    @property
+    def edge(self) -> EdgeConfig:
+        """The edge keys alone, as the edge planners and components take them."""
+        return EdgeConfig.model_construct(**{key: getattr(self, key) for key in EdgeConfig.model_fields})
+
+    @model_validator(mode="after")
+    def _check(self) -> StackConfig:
+        aps = list(enumerate(self.access_points))
+        raise_problems(stack_problems(self.layout, self.core_stack, self.cluster, aps, self.edge))
+        return self
+
+
+class _Top(_Model):
+    """The scalar top-level keys, validated on their own so their problems join the others'."""
+
+    layout: Literal["all-in-one", "core", "region"] = "all-in-one"
+    core_stack: Annotated[str, BeforeValidator(_core_stack)] | None = None
+
+
+EDGE_KEYS = tuple(EdgeConfig.model_fields)
+# The namespace's keys: one per field of StackConfig, the edge's included, and the audio/video
+# keys, which wfga.model.av.parse_av validates against the StackConfig (it imports this module).
+STACK_KEYS = tuple(StackConfig.model_fields)
+AV_KEYS = ("av", "turn_password")
+_KNOWN_KEYS = frozenset(f"{NAMESPACE}:{key}" for key in (*STACK_KEYS, *AV_KEYS))
+# What a Pulumi.yaml config declaration may hold; a stack file gives the value itself.
+_DECLARATION_KEYS = frozenset({"value", "default", "type", "description", "secret", "items"})
+
+
+def _declaration_hint(key: str, value: Any) -> str | None:
+    if isinstance(value, Mapping) and value and set(value) <= _DECLARATION_KEYS and {"value", "default"} & set(value):
+        form = "value" if "value" in value else "default"
+        return (
+            f"{NAMESPACE}:{key}: the `{form}:` form belongs to Pulumi.yaml's project config; in a stack file "
+            f"give the value itself: drop the `{form}:` line and un-indent what was under it"
+        )
+    return None
+
+
+def _nodes_only(raw: Any) -> Cluster | None:
+    """The cluster's nodes alone, when they are sound though another cluster key is not."""
+    if not isinstance(raw, Mapping):
+        return None
     try:
-        cfg = StackConfig.model_validate(raw)
-    except ValidationError as err:
-        raise ConfigError([_problem(_loc_to_path(tuple(e["loc"]), raw), _message(e)) for e in err.errors()]) from None
-    problems = _cross_checks(cfg)
+        nodes = _NODES.validate_python(raw.get("nodes"))
+        web_clients = _BOOL.validate_python(raw.get("web_clients", True))
+    except ValidationError:
+        return None
+    if not nodes or _duplicates([n.name for n in nodes]) or _duplicates([n.slot for n in nodes]):
+        return None
+    # Not a whole cluster: only what the port plan reads (nodes, web_clients) is set.
+    fields: dict[str, Any] = {"nodes": nodes, "web_clients": web_clients}
+    return Cluster.model_construct(**fields)
+
+
+_NODES = TypeAdapter(list[Node])
+_BOOL = TypeAdapter(bool)
+
+
+class _Parts:
+    """Validates each part on its own, so that the problems of one do not hide another's."""
+
+    def __init__(self, raw: Mapping[str, Any]) -> None:
+        self.raw = raw
+        self.problems: list[str] = []
+        self.flawed: set[int] = set()  # ids of parts that exist but broke their own rules
+
+    def validate(self, model: type[_M], value: Any, loc: tuple[int | str, ...]) -> _M | None:
+        deferred: dict[int, list[str]] = {}
+        try:
+            found = model.model_validate(value, context={DEFERRED: deferred})
+        except ValidationError as err:
+            self.problems += error_problems(err.errors(), self.raw, loc)
+            return None
+        own = deferred.pop(id(found), [])
+        if own:
+            path = loc_to_path(loc, self.raw)
+            self.problems += [problem(path, p) for p in own]
+            self.flawed.add(id(found))
+        return found
+
+
+def parse_stack_config(values: Mapping[str, Any], secret_keys: Collection[str] | None = None) -> StackConfig:
+    """Validate the stack's ``wfga:*`` values (namespaced keys, decoded values) in one round.
+
+    Every problem is listed at once: unknown keys, each model's own checks, and the rules across
+    models (links, overlaps, the port plan, resource names, the edge), run on whichever parts are
+    valid.  ``secret_keys`` names the keys the stack stores encrypted: the Cloudflare token must be
+    one of them and no other key may be (wfga reads them to plan; none is sensitive).  ``None``
+    skips both secret checks.  Keys of other namespaces (``alicloud:region``...) are ignored.
+    """
+    ours = {k: v for k, v in values.items() if isinstance(k, str) and k.startswith(f"{NAMESPACE}:")}
+    problems = [
+        f"{shown_key(k)}: unknown key; wfga reads {', '.join(sorted(_KNOWN_KEYS))}"
+        for k in sorted(ours)
+        if k not in _KNOWN_KEYS
+    ]
+    secret = frozenset(secret_keys or ())
+    misused = sorted((secret & _KNOWN_KEYS & set(ours)) - SECRET_KEYS)
+    problems += [
+        f"{key}: stored as a secret, but it is not sensitive and wfga reads it to plan (the offline plan cannot "
+        f"decrypt it); set it with `pulumi config set {key.split(':', 1)[1]} ...`, without --secret"
+        for key in misused
+    ]
+    raw: dict[str, Any] = {}
+    for full, value in ours.items():
+        # An explicit null in a stack file unsets a project-level value, as if the key were absent.
+        if full not in _KNOWN_KEYS or value is None or full in misused:
+            continue
+        key = full.split(":", 1)[1]
+        hint = _declaration_hint(key, value)
+        if hint:
+            problems.append(hint)
+        else:
+            raw[key] = value
+    if f"{NAMESPACE}:cluster" not in ours or ours[f"{NAMESPACE}:cluster"] is None:
+        problems.append(f"{NAMESPACE}:cluster: required key is missing; describe the IM cluster (see README)")
+
+    parts = _Parts(raw)
+    top = parts.validate(_Top, {k: raw[k] for k in ("layout", "core_stack") if k in raw}, ())
+    cluster = parts.validate(Cluster, raw["cluster"], ("cluster",)) if "cluster" in raw else None
+    raw_aps = raw.get("access_points", [])
+    if not isinstance(raw_aps, list):
+        parts.problems.append(f"{NAMESPACE}:access_points: expected a list of access points")
+        raw_aps = []
+    aps = [(i, ap) for i, item in enumerate(raw_aps) if (ap := parts.validate(AccessPoint, item, ("access_points", i)))]
+    edge = parts.validate(EdgeConfig, {k: raw[k] for k in EDGE_KEYS if k in raw}, ())
+    problems += parts.problems
+    problems += stack_problems(
+        top.layout if top is not None else None,
+        top.core_stack if top is not None else None,
+        cluster,
+        aps,
+        edge,
+        access_point_count=len(raw_aps),
+        flawed=parts.flawed,
+        nodes_only=_nodes_only(raw.get("cluster")) if cluster is None else None,
+    )
+    if edge is not None and secret_keys is not None:
+        problems += edge_secret_problems(edge, secret)
     if problems:
         raise ConfigError(problems)
-    return cfg
+    assert top is not None and cluster is not None and edge is not None and len(aps) == len(raw_aps)
+    # Every part is valid and every rule across them held: no need to check them a second time.
+    fields: dict[str, Any] = {key: getattr(edge, key) for key in EDGE_KEYS}
+    return StackConfig.model_construct(
+        layout=top.layout, core_stack=top.core_stack, cluster=cluster, access_points=[ap for _, ap in aps], **fields
+    )

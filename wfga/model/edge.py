@@ -1,10 +1,9 @@
 """Service-domain and object-storage acceleration: the ``wfga:`` keys that describe them.
 
 The keys are ``wfga:dns_zones``, ``wfga:service_domains``, ``wfga:object_storage`` and the secret
-``wfga:cloudflare_api_token``.  :func:`parse_edge_config` validates them before any resource exists
-and raises :class:`~wfga.model.config.ConfigError` with the key path and the fix, like
-:func:`wfga.model.config.parse_stack_config`.  This module imports :mod:`wfga.model.config`, never the reverse,
-which is why ``wfga.model.config.EDGE_KEYS`` repeats the key names.
+``wfga:cloudflare_api_token``: the fields of :class:`EdgeConfig`, which is ``StackConfig.edge``.
+:func:`wfga.model.config.parse_stack_config` validates them with the rest of the namespace, before
+any resource exists, and lists every problem with its key path and the fix.
 """
 
 from __future__ import annotations
@@ -17,7 +16,10 @@ from typing import Annotated, Any, Literal
 
 from pydantic import AfterValidator, Field, SecretStr, ValidationError, model_validator
 
-from wfga.model.config import EDGE_KEYS, NAMESPACE, ConfigError, Port, _loc_to_path, _message, _Model, _problem
+from wfga.model.base import NAMESPACE, ConfigError, Port, _message, _Model, error_problems, shown
+
+# The keys that must be stored encrypted (the A/V TURN password too); no other key may be.
+SECRET_KEYS = frozenset({f"{NAMESPACE}:cloudflare_api_token", f"{NAMESPACE}:turn_password"})
 
 # Cloudflare proxies HTTP(S) only on these ports; anything else needs Spectrum.
 CLOUDFLARE_HTTP_PORTS = (80, 8080, 8880, 2052, 2082, 2086, 2095)
@@ -31,19 +33,45 @@ CLOUDFRONT_MIN_HIGH_PORT = 1024
 CAS_REGIONS = ("cn-hangzhou", "ap-southeast-1")
 
 _LABEL = r"(?!-)[a-z0-9-]{1,63}(?<!-)"
-_DOMAIN = re.compile(rf"^(?=.{{1,253}}$){_LABEL}(?:\.{_LABEL})+$")
-_BUCKET = re.compile(r"^[a-z0-9][a-z0-9.-]{1,61}[a-z0-9]$")
+# Every pattern here is applied with fullmatch: `$` would let a trailing newline through.
+_DOMAIN = re.compile(rf"(?=.{{1,253}}\Z){_LABEL}(?:\.{_LABEL})+")
+_BUCKET = re.compile(r"[a-z0-9][a-z0-9.-]{1,61}[a-z0-9]")
 # OSS bucket names: 3..63 lower-case letters, digits and hyphens, no hyphen at either end.
-_OSS_BUCKET = re.compile(r"^[a-z0-9][a-z0-9-]{1,61}[a-z0-9]$")
-_ALICLOUD_REGION = re.compile(r"^[a-z]{2}-[a-z0-9-]+$")
-_AWS_REGION = re.compile(r"^[a-z]{2}(?:-gov)?-[a-z]+-\d$")
-_CLOUDFLARE_ZONE_ID = re.compile(r"^[0-9a-f]{32}$")
-_ACM_ARN = re.compile(r"^arn:aws:acm:(?P<region>[a-z0-9-]+):\d{12}:certificate/[0-9a-f-]+$")
+_OSS_BUCKET = re.compile(r"[a-z0-9][a-z0-9-]{1,61}[a-z0-9]")
+_ALICLOUD_REGION = re.compile(r"[a-z]{2}(?:-[a-z0-9]+)+")
+_AWS_REGION = re.compile(r"[a-z]{2}(?:-gov)?-[a-z]+-[0-9]")
+_CLOUDFLARE_ZONE_ID = re.compile(r"[0-9a-f]{32}")
+_ACM_ARN = re.compile(r"arn:aws:acm:(?P<region>[a-z0-9-]+):[0-9]{12}:certificate/[0-9a-f-]+")
+# Origins a CDN fetches from across the internet; these ranges are not reachable from it.
+_UNREACHABLE = {
+    ipaddress.IPv4Network(n): why
+    for n, why in {
+        "0.0.0.0/8": "this-network",
+        "10.0.0.0/8": "private",
+        "100.64.0.0/10": "shared (carrier NAT)",
+        "127.0.0.0/8": "loopback",
+        "169.254.0.0/16": "link-local",
+        "172.16.0.0/12": "private",
+        "192.168.0.0/16": "private",
+        "224.0.0.0/4": "multicast",
+        "240.0.0.0/4": "reserved",
+    }.items()
+}
+_UNREACHABLE_V6 = {
+    ipaddress.IPv6Network(n): why
+    for n, why in {
+        "::/128": "unspecified",
+        "::1/128": "loopback",
+        "fc00::/7": "unique local",
+        "fe80::/10": "link-local",
+        "ff00::/8": "multicast",
+    }.items()
+}
 
 
 def _domain_name(value: str) -> str:
-    if not _DOMAIN.match(value) or value.rsplit(".", 1)[-1].isdigit():
-        raise ValueError(f"{value!r} is not a lower-case DNS name such as im.example.com")
+    if not _DOMAIN.fullmatch(value) or value.rsplit(".", 1)[-1].isdigit():
+        raise ValueError(f"{shown(value)} is not a lower-case DNS name such as im.example.com")
     return value
 
 
@@ -52,12 +80,21 @@ DomainName = Annotated[str, AfterValidator(_domain_name)]
 
 def _host(value: str) -> str:
     try:
-        return str(ipaddress.ip_address(value))
+        address = ipaddress.ip_address(value)
     except ValueError:
-        pass
-    if not _DOMAIN.match(value) or value.rsplit(".", 1)[-1].isdigit():
-        raise ValueError(f"{value!r} is neither an IP address nor a lower-case DNS name")
-    return value
+        if not _DOMAIN.fullmatch(value) or value.rsplit(".", 1)[-1].isdigit():
+            raise ValueError(f"{shown(value)} is neither an IP address nor a lower-case DNS name") from None
+        return value
+    if isinstance(address, ipaddress.IPv6Address) and address.ipv4_mapped is not None:
+        address = address.ipv4_mapped
+    ranges: dict[Any, str] = _UNREACHABLE if isinstance(address, ipaddress.IPv4Address) else _UNREACHABLE_V6
+    why = next((why for net, why in ranges.items() if address in net), None)
+    if why is not None:
+        raise ValueError(
+            f"{address} is a {why} address, which a CDN cannot reach from the internet; give the origin's public "
+            "address or DNS name"
+        )
+    return str(address)
 
 
 def is_ip(host: str) -> bool:
@@ -163,7 +200,7 @@ def _check_scope(scope: str | None) -> None:
 def _check_acm_arn(arn: str | None) -> None:
     if arn is None:
         return
-    match = _ACM_ARN.match(arn)
+    match = _ACM_ARN.fullmatch(arn)
     if not match:
         raise ValueError(f"acm_certificate_arn: {arn!r} is not an ACM certificate ARN")
     if match["region"] != "us-east-1":
@@ -360,9 +397,9 @@ class ObjectStorage(_Model):
                 raise ValueError(f"{key}: not used by kind {self.kind}; remove it")
         if self.ssl_port is not None and self.kind != "private":
             raise ValueError(f"ssl_port: not used by kind {self.kind}; its endpoint serves HTTPS on 443")
-        if self.kind == "oss" and not _ALICLOUD_REGION.match(str(self.region)):
+        if self.kind == "oss" and not _ALICLOUD_REGION.fullmatch(str(self.region)):
             raise ValueError(f"region: {self.region!r} is not an Alibaba Cloud region id such as cn-hangzhou")
-        if self.kind == "s3" and not _AWS_REGION.match(str(self.region)):
+        if self.kind == "s3" and not _AWS_REGION.fullmatch(str(self.region)):
             raise ValueError(f"region: {self.region!r} is not an AWS region id such as us-west-2")
         if self.origin is not None and self.origin.scheme != "http":
             raise ValueError(
@@ -386,8 +423,13 @@ class ObjectStorage(_Model):
         for i, bucket in enumerate(self.buckets):
             where = f"buckets[{i}]"
             pattern = _OSS_BUCKET if self.kind == "oss" else _BUCKET
-            if not pattern.match(bucket.name):
-                raise ValueError(f"{where}.name: {bucket.name!r} is not a {self.kind} bucket name")
+            if not pattern.fullmatch(bucket.name):
+                raise ValueError(f"{where}.name: {shown(bucket.name)} is not a {self.kind} bucket name")
+            # The bucket becomes a host name (<bucket>.oss-<region>.aliyuncs.com): each label must be one.
+            if ".." in bucket.name or ".-" in bucket.name or "-." in bucket.name:
+                raise ValueError(f"{where}.name: {bucket.name!r}: a dot must sit between letters or digits")
+            if re.fullmatch(r"[0-9.]+", bucket.name):
+                raise ValueError(f"{where}.name: {bucket.name!r} looks like an IP address, which no bucket name may")
             if self.kind == "s3" and self.upload_acceleration and "." in bucket.name:
                 raise ValueError(
                     f"{where}.name: S3 Transfer Acceleration needs a bucket name without periods ({bucket.name})"
@@ -501,7 +543,7 @@ class DnsZone(_Model):
     @model_validator(mode="after")
     def _check(self) -> DnsZone:
         if self.provider == "cloudflare":
-            if self.zone_id is None or not _CLOUDFLARE_ZONE_ID.match(self.zone_id):
+            if self.zone_id is None or not _CLOUDFLARE_ZONE_ID.fullmatch(self.zone_id):
                 raise ValueError("zone_id: a cloudflare zone needs its zone id, 32 hex digits (dashboard: Overview)")
         else:
             for key in ("zone_id", "argo_smart_routing", "always_use_https"):
@@ -620,7 +662,8 @@ def _role_checks(cfg: EdgeConfig) -> list[str]:
     return problems
 
 
-def _cross_checks(cfg: EdgeConfig, token_is_secret: bool) -> list[str]:
+def edge_problems(cfg: EdgeConfig) -> list[str]:
+    """Rules across the edge keys: roles, zones, hosts, the token's presence."""
     problems: list[str] = _role_checks(cfg)
     zones = [z.name for z in cfg.dns_zones]
     problems += [
@@ -673,25 +716,31 @@ def _cross_checks(cfg: EdgeConfig, token_is_secret: bool) -> list[str]:
             "`pulumi config set --secret cloudflare_api_token <token>` (permissions: Zone DNS, Page Rules, "
             "Zone Settings, Argo edit)"
         )
-    if cfg.cloudflare_api_token is not None and not token_is_secret:
-        problems.append(
-            f"{NAMESPACE}:cloudflare_api_token: stored as plain text; remove it from the stack file, run "
-            "`pulumi config set --secret cloudflare_api_token <token>`, and rotate the exposed token"
-        )
     return problems
 
 
-def parse_edge_config(values: Mapping[str, Any], secret_keys: Collection[str] = ()) -> EdgeConfig:
-    """Validate the edge keys among the stack's ``wfga:*`` values (namespaced keys, decoded values).
+def edge_secret_problems(cfg: EdgeConfig, secret_keys: Collection[str]) -> list[str]:
+    """The token must be stored encrypted; ``secret_keys`` names the keys the stack encrypts."""
+    if cfg.cloudflare_api_token is not None and f"{NAMESPACE}:cloudflare_api_token" not in secret_keys:
+        return [
+            f"{NAMESPACE}:cloudflare_api_token: stored as plain text; remove it from the stack file, run "
+            "`pulumi config set --secret cloudflare_api_token <token>`, and rotate the exposed token"
+        ]
+    return []
 
-    ``secret_keys`` names the keys the stack stores encrypted; a token outside it is rejected.
-    """
-    raw = {key: values[f"{NAMESPACE}:{key}"] for key in EDGE_KEYS if values.get(f"{NAMESPACE}:{key}") is not None}
+
+def parse_edge_config(values: Mapping[str, Any], secret_keys: Collection[str] = ()) -> EdgeConfig:
+    """The edge keys alone; :func:`wfga.model.config.parse_stack_config` reads them with the rest."""
+    raw = {
+        key: values[f"{NAMESPACE}:{key}"]
+        for key in EdgeConfig.model_fields
+        if values.get(f"{NAMESPACE}:{key}") is not None
+    }
     try:
         cfg = EdgeConfig.model_validate(raw)
     except ValidationError as err:
-        raise ConfigError([_problem(_loc_to_path(tuple(e["loc"]), raw), _message(e)) for e in err.errors()]) from None
-    problems = _cross_checks(cfg, f"{NAMESPACE}:cloudflare_api_token" in secret_keys)
+        raise ConfigError(error_problems(err.errors(), raw)) from None
+    problems = edge_problems(cfg) + edge_secret_problems(cfg, secret_keys)
     if problems:
         raise ConfigError(problems)
     return cfg

@@ -27,10 +27,9 @@ from pulumi.runtime import rpc, settings
 from pulumi.runtime.stack import wait_for_rpcs
 
 from wfga.model.av import parse_av
-from wfga.model.config import parse_stack_config
-from wfga.model.edge import parse_edge_config
+from wfga.model.config import ConfigError, parse_stack_config
 from wfga.offline import rules
-from wfga.offline.stackfile import StackValues, load_stack, program_dir, stack_path
+from wfga.offline.stackfile import StackValues, core_stack_problems, load_stack, program_dir, stack_path
 from wfga.plan.nodeline import PLACEHOLDER_NETWORKS
 from wfga.plan.portplan import plan_stack
 
@@ -406,10 +405,13 @@ def run_program(stack: StackValues, root: Path, resolver: StackResolver | None =
     Raises ConfigError on bad config, and its subclass CloudRuleError listing every input a real
     ``pulumi up`` would have refused.
     """
-    config = parse_stack_config(stack.values)  # every user mistake surfaces before the program runs
-    plan_stack(config)
-    parse_edge_config(stack.values, stack.secret_keys)
-    parse_av(stack.values, stack.secret_keys, config)
+    # Every user mistake surfaces before the program runs, the core stack reference's too.
+    cfg = parse_stack_config(stack.values, stack.secret_keys)
+    problems = core_stack_problems(cfg, root)
+    if problems:
+        raise ConfigError(problems)
+    plan_stack(cfg)
+    parse_av(stack.values, stack.secret_keys, cfg)
     plan = execute_program(stack, root, resolver)
     rules.enforce(plan.resources)
     return plan

@@ -7,7 +7,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from wfga.model.config import NAMESPACE, ConfigError
+from wfga.model.config import NAMESPACE, ConfigError, StackConfig, parse_stack_config
 from wfga.offline.yamldoc import MAX_BYTES, Decoder, Node, YamlProblem, compose, source
 
 SECRET_PLACEHOLDER = "[secret]"
@@ -187,3 +187,55 @@ def load_stack(stack_file: Path, root: Path | None = None) -> StackValues:
     if problems:
         raise ConfigError(problems)
     return StackValues(stack=stack_name_of(stack_file), values=values, secret_keys=frozenset(secrets))
+
+
+def project_name(root: Path) -> str:
+    _, document = _read_document(root / "Pulumi.yaml")
+    found = next((v for k, v in document.pairs if k.value == "name"), None) if document is not None else None
+    return found.value if found is not None and found.kind == "scalar" else NAMESPACE
+
+
+def _referenced(name: str, root: Path) -> StackConfig | str:
+    """The configuration of the stack ``organization/project/stack`` names, or why there is none."""
+    _, project, stack = name.split("/")
+    own = project_name(root)
+    if project != own:
+        return f"{name} names project {project}, but this project is {own}; write <org>/{own}/<stack>"
+    path = stack_path(root, stack)
+    if not path.is_file():
+        known = ", ".join(sorted(stack_name_of(p) for p in (root / "stacks").glob("Pulumi.*.yaml"))) or "none"
+        return f"this project has no stack {stack} (stacks: {known}); check the spelling"
+    try:
+        values = load_stack(path, root)
+        return parse_stack_config(values.values, values.secret_keys)
+    except ConfigError as err:
+        return f"the core stack {stack} is itself invalid ({len(err.problems)} problems); plan it to see them"
+
+
+def core_stack_problems(cfg: StackConfig, root: Path) -> list[str]:
+    """What is wrong with ``wfga:core_stack``, found from the files before any StackReference.
+
+    The referenced stack must be a stack of this project that exports ``cen`` (a core stack)
+    and describes the same cluster, or the region stack would link to the wrong network.
+    """
+    if cfg.core_stack is None:
+        return []
+    key = f"{NAMESPACE}:core_stack"
+    core = _referenced(cfg.core_stack, root)
+    if isinstance(core, str):
+        return [f"{key}: {core}"]
+    stack = cfg.core_stack.rsplit("/", 1)[-1]
+    if core.core_stack is not None or not (core.layout == "core" or any(ap.link == "cen" for ap in core.access_points)):
+        return [
+            f"{key}: stack {stack} has no cen output (layout {core.layout}, no CEN of its own); "
+            "point at the stack with wfga:layout core"
+        ]
+    differ = [f for f in ("cloud", "region", "vpc_id", "cidr") if getattr(cfg.cluster, f) != getattr(core.cluster, f)]
+    if differ:
+        theirs = ", ".join(f"{f} {getattr(core.cluster, f)}" for f in differ)
+        mine = ", ".join(str(getattr(cfg.cluster, f)) for f in differ)
+        return [
+            f"{key}: stack {stack} describes another cluster ({theirs}; here {mine}); "
+            "a region stack links to its core stack's cluster"
+        ]
+    return []

@@ -28,10 +28,9 @@ from typing import Annotated, Any, Literal, Union, get_args, get_origin
 from pydantic import BaseModel, SecretStr
 
 from wfga.model.config import StackConfig
-from wfga.model.edge import EdgeConfig
 
-# The models whose fields are the keys of the ``wfga:`` namespace, in the order the README lists them.
-ROOTS: tuple[type[BaseModel], ...] = (StackConfig, EdgeConfig)
+# The model whose fields are the keys of the ``wfga:`` namespace: one per key, the edge keys included.
+ROOTS: tuple[type[BaseModel], ...] = (StackConfig,)
 ARGS_NAME = "GlobalAccessArgs"
 TARGET = Path("components") / "package_types.py"
 

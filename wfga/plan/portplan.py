@@ -20,23 +20,28 @@ from dataclasses import dataclass
 
 from wfga.model.config import (
     NAMESPACE,
+    NATIVE_SERVICES,
+    SERVICES,
     AccessPoint,
     Cluster,
     ConfigError,
     Node,
     PinnedEip,
     StackConfig,
+    load_balancer_number,
+    nodes_per_load_balancer,
     parse_stack_config,
+    port_problems,
+    port_ranges,
 )
 from wfga.plan.nodeline import web_first
 
-SERVICES = ("short", "long", "ws")
-NATIVE_SERVICES = ("short", "long")
+__all__ = ["NATIVE_SERVICES", "SERVICES", "load_balancer_number", "nodes_per_load_balancer", "port_ranges"]
 
 
 def listened_services(cluster: Cluster) -> tuple[str, ...]:
     """The services that get a listener: the ws port only when web clients exist."""
-    return SERVICES if cluster.web_clients else NATIVE_SERVICES
+    return cluster.listened_services
 
 
 @dataclass(frozen=True)
@@ -89,60 +94,22 @@ class AccessPointPlan:
         return tuple(m for lb in self.load_balancers for m in lb.mappings)
 
 
-def nodes_per_load_balancer(listener_quota: int, listeners_per_node: int = len(SERVICES)) -> int:
-    return listener_quota // listeners_per_node
-
-
-def load_balancer_number(slot: int, listener_quota: int, listeners_per_node: int = len(SERVICES)) -> int:
-    return 1 + (slot - 1) // nodes_per_load_balancer(listener_quota, listeners_per_node)
-
-
 def public_ports(ap: AccessPoint, slot: int) -> dict[str, int]:
-    return {service: base + slot for service, base in ap.port_base.as_dict().items()}
-
-
-def _carriers(cluster: Cluster, ap: AccessPoint) -> dict[int, tuple[tuple[str, ...], list[Node]]]:
-    """Number -> (zones, nodes) of each NLB or VM; which nodes depends on their own slots only."""
-    if ap.vm is not None:
-        # VM n sits in zones[(n - 1) % len(zones)]: spread, and stable while zones keep their order.
-        return {n: ((ap.zones[(n - 1) % len(ap.zones)],), list(cluster.nodes)) for n in range(1, ap.vm.count + 1)}
-    carriers: dict[int, tuple[tuple[str, ...], list[Node]]] = {}
-    listeners = len(listened_services(cluster))
-    for node in cluster.nodes:
-        number = load_balancer_number(node.slot, ap.listener_quota, listeners)
-        carriers.setdefault(number, (tuple(ap.zones), []))[1].append(node)
-    return carriers
+    return ap.public_ports(slot)
 
 
 def plan_access_point(cluster: Cluster, ap: AccessPoint, index: int) -> AccessPointPlan:
-    path = f"{NAMESPACE}:access_points[{index}] ({ap.name})"
-    problems: list[str] = []
-    for node in cluster.nodes:
-        for service, port in public_ports(ap, node.slot).items():
-            if port > 65535:
-                problems.append(
-                    f"{path}.port_base.{service}: node {node.name} (slot {node.slot}) would get public port "
-                    f"{port} > 65535; lower port_base.{service}"
-                )
-    carriers = _carriers(cluster, ap)
+    # The config model has checked these already; a plan built from anything else checks again.
+    problems = port_problems(cluster, ap, f"{NAMESPACE}:access_points[{index}] ({ap.name})")
+    if problems:
+        raise ConfigError(problems)
     services = listened_services(cluster)
+    carriers = ap.carriers(cluster.nodes, len(services))
     plans: list[LoadBalancerPlan] = []
     for number in sorted(carriers):
         zones, nodes = carriers[number]
         key = ap.carrier_key(number)
         ordered = sorted(nodes, key=lambda n: n.slot)
-        # Every port an entry names, listened or not, must belong to that node alone.
-        owner: dict[int, tuple[str, str]] = {}
-        for node in ordered:
-            for service, port in public_ports(ap, node.slot).items():
-                other = owner.get(port)
-                if other is not None:
-                    problems.append(
-                        f"{path}.port_base: public port {port} on {key} would serve both "
-                        f"{other[0]}/{other[1]} and {node.name}/{service}; space the bases so the "
-                        "short, long and ws ranges do not overlap"
-                    )
-                owner[port] = (node.name, service)
         mappings = [
             PortMapping(
                 access_point=ap.name,
@@ -169,24 +136,11 @@ def plan_access_point(cluster: Cluster, ap: AccessPoint, index: int) -> AccessPo
                 pinned={e.zone: e for e in ap.pinned_eips if e.load_balancer == number},
             )
         )
-    for i, eip in enumerate(ap.pinned_eips):
-        if eip.load_balancer not in carriers:
-            problems.append(
-                f"{path}.pinned_eips[{i}].load_balancer: {ap.carrier_key(eip.load_balancer)} carries no node; "
-                f"in use: {', '.join(ap.carrier_key(n) for n in sorted(carriers))}"
-            )
-        elif eip.zone not in carriers[eip.load_balancer][0]:
-            problems.append(
-                f"{path}.pinned_eips[{i}].zone: {ap.carrier_key(eip.load_balancer)} is in "
-                f"{carriers[eip.load_balancer][0][0]}, not {eip.zone}"
-            )
-    if problems:
-        raise ConfigError(problems)
     return AccessPointPlan(config=ap, load_balancers=tuple(plans))
 
 
 def plan_stack(cfg: StackConfig) -> list[AccessPointPlan]:
-    """The whole plan, or a ConfigError listing every problem; call before any resource exists."""
+    """The whole plan of a validated configuration (parse_stack_config checks every rule first)."""
     plans: list[AccessPointPlan] = []
     problems: list[str] = []
     for i, ap in enumerate(cfg.access_points):
@@ -194,23 +148,6 @@ def plan_stack(cfg: StackConfig) -> list[AccessPointPlan]:
             plans.append(plan_access_point(cfg.cluster, ap, i))
         except ConfigError as err:
             problems += err.problems
-        if ap.vpc_id is None:
-            for zone in ap.zones:
-                try:
-                    vswitch_cidr(ap.vpc_cidr, ap.region, zone)
-                except ValueError as err:
-                    problems.append(f"{NAMESPACE}:access_points[{i}] ({ap.name}).zones: {err}")
-    pinned: dict[str, str] = {}
-    for ap in cfg.access_points:
-        for eip in ap.pinned_eips:
-            where = f"{ap.name} {ap.carrier_key(eip.load_balancer)} {eip.zone}"
-            for value in (str(eip.address), eip.allocation_id):
-                if value in pinned:
-                    problems.append(
-                        f"{NAMESPACE}:access_points ({ap.name}).pinned_eips: {value} is pinned for both "
-                        f"{pinned[value]} and {where}; an EIP binds to one zone of one load balancer"
-                    )
-                pinned[value] = where
     if problems:
         raise ConfigError(problems)
     return plans
@@ -313,17 +250,6 @@ def port_map_rows(
                         }
                     )
     return rows
-
-
-def port_ranges(ports: Iterable[int]) -> list[tuple[int, int]]:
-    """Contiguous runs of ports, e.g. for firewall rules whose count has a quota."""
-    runs: list[tuple[int, int]] = []
-    for port in sorted(set(ports)):
-        if runs and runs[-1][1] == port - 1:
-            runs[-1] = (runs[-1][0], port)
-        else:
-            runs.append((port, port))
-    return runs
 
 
 @dataclass(frozen=True)
