@@ -189,9 +189,9 @@ def cloudfront_for(
 def cloudflare_proxied(
     name: str, plan: CloudflarePlan, zone: DnsZone, parent: pulumi.Resource, providers: EdgeProviders
 ) -> None:
-    """A proxied record to the origin and the page rule that sets its host's caching and SSL mode."""
+    """A proxied record to the origin; its host's caching and SSL mode are rules of the zone's rulesets
+    (``ServiceDomainZone``)."""
     assert zone.zone_id is not None  # validated for cloudflare zones
-    opts = pulumi.ResourceOptions(parent=parent, provider=providers.cloudflare)
     cloudflare.DnsRecord(
         f"{name}-record",
         zone_id=zone.zone_id,
@@ -201,16 +201,5 @@ def cloudflare_proxied(
         proxied=True,
         ttl=plan.ttl,
         comment="wfga",
-        opts=opts,
-    )
-    # A page rule per host rather than a zone ruleset: the zone's own rules in that phase stay untouched.
-    cloudflare.PageRule(
-        f"{name}-page-rule",
-        zone_id=zone.zone_id,
-        target=plan.page_rule_target,
-        actions=cloudflare.PageRuleActionsArgs(
-            cache_level=plan.cache_level, ssl=plan.ssl, edge_cache_ttl=plan.edge_cache_ttl
-        ),
-        status="active",
-        opts=opts,
+        opts=pulumi.ResourceOptions(parent=parent, provider=providers.cloudflare),
     )

@@ -1,4 +1,9 @@
-"""Zone-wide Cloudflare settings that the service domains of one zone depend on."""
+"""Zone-wide Cloudflare settings and rules that the proxied hosts of one zone depend on.
+
+A zone has at most one entry point ruleset per phase, so the cache rules and the configuration
+rules of every proxied host in the zone live in one ruleset each, owned here.  That ruleset replaces
+whatever rules the zone already had in that phase (docs/edge.md).
+"""
 
 from __future__ import annotations
 
@@ -7,7 +12,7 @@ from dataclasses import dataclass
 import pulumi
 import pulumi_cloudflare as cloudflare
 
-from wfga.plan.edge import CloudflareZonePlan
+from wfga.plan.edge import CACHE_PHASE, CONFIG_PHASE, CloudflarePlan, CloudflareZonePlan
 
 
 @dataclass(frozen=True)
@@ -34,6 +39,60 @@ class ServiceDomainZone(pulumi.ComponentResource):
                 value="off",
                 opts=child,
             )
+        if plan.hosts:
+            cloudflare.Ruleset(
+                f"{name}-cache-rules",
+                zone_id=plan.zone.zone_id,
+                kind="zone",
+                phase=CACHE_PHASE,
+                name="wfga cache rules",
+                description="wfga: per proxied host, bypass (service domains) or cache everything (media)",
+                rules=[_cache_rule(host) for host in plan.hosts],
+                opts=child,
+            )
+            cloudflare.Ruleset(
+                f"{name}-config-rules",
+                zone_id=plan.zone.zone_id,
+                kind="zone",
+                phase=CONFIG_PHASE,
+                name="wfga configuration rules",
+                description="wfga: per proxied host, the SSL mode towards its origin",
+                rules=[_config_rule(host) for host in plan.hosts],
+                opts=child,
+            )
         self.register_outputs(
-            {"zone": plan.zone.name, "argo": plan.argo, "plain_http_hosts": list(plan.plain_http_hosts)}
+            {
+                "zone": plan.zone.name,
+                "argo": plan.argo,
+                "plain_http_hosts": list(plan.plain_http_hosts),
+                "proxied_hosts": [host.name for host in plan.hosts],
+            }
         )
+
+
+def _cache_rule(host: CloudflarePlan) -> cloudflare.RulesetRuleArgs:
+    parameters = cloudflare.RulesetRuleActionParametersArgs(cache=host.cache)
+    if host.cache and host.edge_ttl_s is not None:
+        parameters = cloudflare.RulesetRuleActionParametersArgs(
+            cache=True,
+            edge_ttl=cloudflare.RulesetRuleActionParametersEdgeTtlArgs(mode="override_origin", default=host.edge_ttl_s),
+        )
+    return cloudflare.RulesetRuleArgs(
+        ref=host.ref,
+        description=f"wfga {host.name}: {'cache' if host.cache else 'bypass the cache'}",
+        expression=host.expression,
+        action="set_cache_settings",
+        action_parameters=parameters,
+        enabled=True,
+    )
+
+
+def _config_rule(host: CloudflarePlan) -> cloudflare.RulesetRuleArgs:
+    return cloudflare.RulesetRuleArgs(
+        ref=host.ref,
+        description=f"wfga {host.name}: SSL {host.ssl}",
+        expression=host.expression,
+        action="set_config",
+        action_parameters=cloudflare.RulesetRuleActionParametersArgs(ssl=host.ssl),
+        enabled=True,
+    )

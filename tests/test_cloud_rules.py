@@ -255,6 +255,39 @@ CASES: dict[str, tuple[tuple[Resource, ...], tuple[Resource, ...], str]] = {
         (res(cr.AWS_S3_ACCELERATE, "b-acc", bucket="media.example.com", status="On"),),
         "'media.example.com' contains a period",
     ),
+    "cloudflare-ruleset-one-per-zone-phase": (
+        (
+            res(cr.CF_RULESET, "z-cache", kind="zone", zoneId="z1", phase="http_request_cache_settings"),
+            res(cr.CF_RULESET, "z-config", kind="zone", zoneId="z1", phase="http_config_settings"),
+            res(cr.CF_RULESET, "y-cache", kind="zone", zoneId="z2", phase="http_request_cache_settings"),
+        ),
+        (
+            res(cr.CF_RULESET, "im-cache", kind="zone", zoneId="z1", phase="http_request_cache_settings"),
+            res(cr.CF_RULESET, "media-cache", kind="zone", zoneId="z1", phase="http_request_cache_settings"),
+        ),
+        "zone z1 already gets the http_request_cache_settings entry point ruleset from media-cache",
+    ),
+    "cloudflare-ruleset-phase-action": (
+        (
+            res(
+                cr.CF_RULESET,
+                "z-config",
+                kind="zone",
+                phase="http_config_settings",
+                rules=[{"action": "set_config", "expression": "true"}],
+            ),
+        ),
+        (
+            res(
+                cr.CF_RULESET,
+                "z-cache",
+                kind="zone",
+                phase="http_request_cache_settings",
+                rules=[{"action": "set_config", "expression": "true"}],
+            ),
+        ),
+        "rules[0].action: 'set_config': the http_request_cache_settings phase takes set_cache_settings",
+    ),
     "alicloud-dcdn-source-port": (
         (res(cr.ALI_DCDN_DOMAIN, "d", sources=[{"type": "ipaddr", "content": "198.51.100.1", "port": 443.0}]),),
         (res(cr.ALI_DCDN_DOMAIN, "d", sources=[{"type": "ipaddr", "content": "198.51.100.1", "port": 9000.0}]),),

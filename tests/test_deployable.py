@@ -170,3 +170,16 @@ def test_load_balancers_holding_eips_are_deleted_before_their_replacement(stack)
     # Only the load balancers: a listener or target group replaced create-first keeps serving meanwhile.
     others = [r for r in plan.resources if r.delete_before_replace and r.type not in (rules.AWS_LB, rules.ALI_NLB)]
     assert others == []
+
+
+def test_cloudflare_rules_live_in_one_ruleset_per_zone_and_phase_not_in_page_rules():
+    # Page Rules are deprecated and the Free plan allows 3 per zone.
+    plan = stack_plan("edge-demo")
+    assert plan.of_type("cloudflare:index/pageRule:PageRule") == []
+    for rule in ("cloudflare-ruleset-one-per-zone-phase", "cloudflare-ruleset-phase-action"):
+        assert broken(plan, rule) == []
+    rulesets = plan.of_type(rules.CF_RULESET)
+    assert sorted((r.inputs["zoneId"], r.inputs["phase"]) for r in rulesets) == [
+        ("023e105f4ecef8ad9ca31a8372d0c353", "http_config_settings"),
+        ("023e105f4ecef8ad9ca31a8372d0c353", "http_request_cache_settings"),
+    ]

@@ -13,6 +13,7 @@ from wfga.plan.edge import (
     ALL_VIEWER_POLICY,
     CACHING_DISABLED_POLICY,
     CACHING_OPTIMIZED_POLICY,
+    MEDIA_TTL_S,
     CorsRule,
     alicloud_cdn_plan,
     bucket_settings,
@@ -73,8 +74,9 @@ def test_every_service_domain_plan_caches_nothing():
     cloudflare = cloudflare_service_plan(
         service(name="im.example.com", provider="cloudflare", zone="example.com", origin={"host": "im.example.net"})
     )
-    assert (cloudflare.record_type, cloudflare.content, cloudflare.cache_level) == ("CNAME", "im.example.net", "bypass")
-    assert cloudflare.edge_cache_ttl is None
+    assert (cloudflare.record_type, cloudflare.content, cloudflare.cache) == ("CNAME", "im.example.net", False)
+    assert cloudflare.edge_ttl_s is None
+    assert cloudflare.expression == '(http.host eq "im.example.com")'
     dcdn = dcdn_plan(
         service(
             name="im.example.cn",
@@ -180,11 +182,12 @@ def test_storage_plans_cache_each_bucket_and_reach_it_by_its_own_name():
         cdn={"provider": "cloudflare", "zone": "example.com"},
     )
     flare = cloudflare_storage_plan(storage_hosts(oss_on_cloudflare)[0])
-    assert (flare.name, flare.record_type, flare.content, flare.cache_level, flare.ssl) == (
+    assert (flare.name, flare.record_type, flare.content, flare.cache, flare.edge_ttl_s, flare.ssl) == (
         "m.example.com",
         "CNAME",
         "bk1.oss-cn-hangzhou.aliyuncs.com",
-        "cache_everything",
+        True,
+        MEDIA_TTL_S,
         "full",
     )
 
@@ -271,10 +274,33 @@ def test_zone_settings_only_where_argo_is_asked_or_native_clients_call_plain_htt
         True,
         ("im.example.com",),
     )
+    assert [h.name for h in plan.hosts] == ["im.example.com"]
     values["wfga:dns_zones"][0]["argo_smart_routing"] = False
-    # An API domain on Cloudflare takes no port-80 rule: the zone keeps its Always Use HTTPS.
+    # An API domain on Cloudflare takes no port-80 rule: the zone keeps its Always Use HTTPS, and
+    # its one plan only carries the proxied host's rules.
     im, api = values["wfga:service_domains"][0], values["wfga:service_domains"][2]
     im.update(role="api")
     api.update(role="im")
-    assert cloudflare_zone_plans(parse_edge_config(values, secret)) == []
+    (plan,) = cloudflare_zone_plans(parse_edge_config(values, secret))
+    assert (plan.argo, plan.always_use_https_off, [h.name for h in plan.hosts]) == (False, False, ["im.example.com"])
     assert cloudflare_zone_plans(EdgeConfig()) == []
+
+
+def test_one_plan_per_cloudflare_zone_holds_every_proxied_host_sorted_by_name():
+    values = stack_values("edge-demo")
+    values["wfga:dns_zones"][0]["argo_smart_routing"] = False
+    first = values["wfga:service_domains"][0]
+    values["wfga:service_domains"].append(
+        {**first, "name": "a-api.example.com", "role": "api", "origin": {"host": "198.51.100.21", "scheme": "https"}}
+    )
+    storage = values["wfga:object_storage"]
+    storage["cdn"] = {"provider": "cloudflare", "zone": "example.com"}
+    for i, bucket in enumerate(storage["buckets"]):
+        bucket["domain"] = f"m{i}.example.com"
+    (plan,) = cloudflare_zone_plans(parse_edge_config(values, frozenset({"wfga:cloudflare_api_token"})))
+    names = [h.name for h in plan.hosts]
+    assert names == sorted(names) == ["a-api.example.com", "im.example.com", "m0.example.com", "m1.example.com"]
+    by_name = {h.name: h for h in plan.hosts}
+    assert (by_name["a-api.example.com"].cache, by_name["a-api.example.com"].ssl) == (False, "full")
+    assert (by_name["m0.example.com"].cache, by_name["m0.example.com"].edge_ttl_s) == (True, MEDIA_TTL_S)
+    assert len({h.ref for h in plan.hosts}) == 4

@@ -21,7 +21,7 @@ from wfga.plan.edge import (
 )
 
 T_CF_RECORD = "cloudflare:index/dnsRecord:DnsRecord"
-T_CF_PAGE = "cloudflare:index/pageRule:PageRule"
+T_CF_RULESET = "cloudflare:index/ruleset:Ruleset"
 T_CF_SETTING = "cloudflare:index/zoneSetting:ZoneSetting"
 T_CF_ARGO = "cloudflare:index/argoSmartRouting:ArgoSmartRouting"
 T_DCDN = "alicloud:dcdn/domain:Domain"
@@ -41,7 +41,7 @@ T_ZONE = "wfga:service_domain_zone:ServiceDomainZone"
 T_STORAGE = "wfga:object_storage:ObjectStorage"
 EDGE_TYPES = {
     T_CF_RECORD,
-    T_CF_PAGE,
+    T_CF_RULESET,
     T_CF_SETTING,
     T_CF_ARGO,
     T_DCDN,
@@ -192,13 +192,35 @@ def test_cloudflare_service_domain_proxies_to_the_origin_and_caches_nothing(demo
         "ttl": 1,
         "comment": "wfga",
     }
-    rule = one(demo, T_CF_PAGE, "im.example.com-page-rule")
-    assert rule.inputs["target"] == "im.example.com/*"
+    assert record.parent == component.urn
+    assert record.provider.startswith(provider_urn(demo, "cloudflare") + "::")
+    # No page rule (deprecated; 3 per zone on the Free plan): the zone's rulesets carry the host's rules.
+    assert not [r for r in demo.resources if r.type == "cloudflare:index/pageRule:PageRule"]
+    zone = one(demo, T_ZONE, "example.com")
+    cache = one(demo, T_CF_RULESET, "example.com-cache-rules")
+    config = one(demo, T_CF_RULESET, "example.com-config-rules")
+    for ruleset in (cache, config):
+        assert ruleset.parent == zone.urn
+        assert ruleset.provider.startswith(provider_urn(demo, "cloudflare") + "::")
+        assert (ruleset.inputs["kind"], ruleset.inputs["zoneId"]) == ("zone", "023e105f4ecef8ad9ca31a8372d0c353")
+    assert cache.inputs["phase"] == "http_request_cache_settings"
+    assert config.inputs["phase"] == "http_config_settings"
     # Bypass: nothing cached; Flexible: HTTPS viewers reach the plain-HTTP origin; no forced HTTPS.
-    assert rule.inputs["actions"] == {"cacheLevel": "bypass", "ssl": "flexible"}
-    for child in (record, rule):
-        assert child.parent == component.urn
-        assert child.provider.startswith(provider_urn(demo, "cloudflare") + "::")
+    (bypass,) = cache.inputs["rules"]
+    assert bypass == {
+        "ref": "wfga_im_example_com",
+        "description": "wfga im.example.com: bypass the cache",
+        "expression": '(http.host eq "im.example.com")',
+        "action": "set_cache_settings",
+        "actionParameters": {"cache": False},
+        "enabled": True,
+    }
+    (flexible,) = config.inputs["rules"]
+    assert (flexible["expression"], flexible["action"], flexible["actionParameters"]) == (
+        '(http.host eq "im.example.com")',
+        "set_config",
+        {"ssl": "flexible"},
+    )
 
 
 def test_cloudflare_zone_never_redirects_port_80_and_gets_argo(demo):
@@ -353,9 +375,10 @@ def test_every_edge_resource_belongs_to_a_component_named_after_its_host(demo):
         "media.example.cn",
     }
     edge = [r for r in demo.resources if r.type in EDGE_TYPES]
-    # zone 2, im 2, app 5 (certificate, its validation and record, distribution, cname), api 4,
-    # storage 2 hosts x (cdn, config, cname) and 2 buckets x (acceleration, cors)
-    assert len(edge) == 2 + 2 + 5 + 4 + 2 * 3 + 2 * 2
+    # zone 4 (setting, Argo, cache and configuration rulesets), im 1, app 5 (certificate, its
+    # validation and record, distribution, cname), api 4, storage 2 hosts x (cdn, config, cname) and
+    # 2 buckets x (acceleration, cors)
+    assert len(edge) == 4 + 1 + 5 + 4 + 2 * 3 + 2 * 2
     # The storage names each child after its own host or bucket, the others after themselves.
     storage_keys = ("media.example.cn-", "static.example.cn-", "wfga-media-", "wfga-static-")
     for r in edge:
@@ -437,8 +460,13 @@ def test_private_store_downloads_through_cloudflare_and_uploads_through_a_dynami
         "minio.example.com",
         True,
     )
-    rule = one(variant, T_CF_PAGE, "media.example.com-page-rule")
-    assert rule.inputs["actions"] == {"cacheLevel": "cache_everything", "edgeCacheTtl": MEDIA_TTL_S, "ssl": "flexible"}
+    (cached,) = one(variant, T_CF_RULESET, "example.com-cache-rules").inputs["rules"]
+    assert (cached["expression"], cached["actionParameters"]) == (
+        '(http.host eq "media.example.com")',
+        {"cache": True, "edgeTtl": {"mode": "override_origin", "default": MEDIA_TTL_S}},
+    )
+    (ssl,) = one(variant, T_CF_RULESET, "example.com-config-rules").inputs["rules"]
+    assert ssl["actionParameters"] == {"ssl": "flexible"}
     storage = one(variant, T_STORAGE, "media.example.com")
     front = one(variant, T_SERVICE_DOMAIN, "upload.example.com")
     assert front.parent == storage.urn

@@ -713,8 +713,8 @@ def edge_problems(cfg: EdgeConfig) -> list[str]:
     if cfg.uses_cloudflare and cfg.cloudflare_api_token is None:
         problems.append(
             f"{NAMESPACE}:cloudflare_api_token: required to manage the cloudflare zones; run "
-            "`pulumi config set --secret cloudflare_api_token <token>` (permissions: Zone DNS, Page Rules, "
-            "Zone Settings, Argo edit)"
+            "`pulumi config set --secret cloudflare_api_token <token>` (permissions: Zone DNS, Cache Settings, "
+            "Config Settings, Zone Settings, Argo edit)"
         )
     return problems
 

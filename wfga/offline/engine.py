@@ -117,7 +117,7 @@ ASSIGNED: dict[str, tuple[str, dict[str, str]]] = {
     "aws:s3/bucketAccelerateConfiguration:BucketAccelerateConfiguration": ("s3acc-", {}),
     "aws:s3/bucketCorsConfiguration:BucketCorsConfiguration": ("s3cors-", {}),
     "cloudflare:index/dnsRecord:DnsRecord": ("cfdns-", {}),
-    "cloudflare:index/pageRule:PageRule": ("cfpage-", {}),
+    "cloudflare:index/ruleset:Ruleset": ("cfrs-", {}),
     "cloudflare:index/zoneSetting:ZoneSetting": ("cfset-", {}),
     "cloudflare:index/argoSmartRouting:ArgoSmartRouting": ("cfargo-", {}),
     # wfga requests ACM certificates for CloudFront only, which takes them from us-east-1 alone.

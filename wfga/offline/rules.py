@@ -56,6 +56,7 @@ ALI_TR_VPC_ATTACHMENT = "alicloud:cen/transitRouterVpcAttachment:TransitRouterVp
 ALI_OSS_CORS = "alicloud:oss/bucketCors:BucketCors"
 ALI_DCDN_DOMAIN = "alicloud:dcdn/domain:Domain"
 AWS_S3_CORS = "aws:s3/bucketCorsConfiguration:BucketCorsConfiguration"
+CF_RULESET = "cloudflare:index/ruleset:Ruleset"
 AWS_S3_ACCELERATE = "aws:s3/bucketAccelerateConfiguration:BucketAccelerateConfiguration"
 
 # Pulumi auto-names these when the program gives no name: the resource's name, a hyphen and
@@ -693,6 +694,46 @@ def _dcdn_source_ports(resource: Resource, index: PlanIndex) -> Iterator[Finding
             yield f"sources[{i}].port", f"{_show(port)} is not 80 or 443"
 
 
+# --- Cloudflare ----------------------------------------------------------------------------------
+
+# The action each entry point phase wfga writes takes (Cloudflare's cache rules and configuration
+# rules docs: "Set the rule action to set_cache_settings", "set_config").
+_PHASE_ACTIONS = {"http_request_cache_settings": "set_cache_settings", "http_config_settings": "set_config"}
+
+
+def _cf_ruleset_singleton(resource: Resource, index: PlanIndex) -> Iterator[Finding]:
+    inputs = resource.inputs
+    if inputs.get("kind") != "zone":
+        return
+    zone, phase = inputs.get("zoneId"), inputs.get("phase")
+    others = [
+        r.name
+        for r in index.of_type(CF_RULESET)
+        if r.urn != resource.urn
+        and r.inputs.get("kind") == "zone"
+        and r.inputs.get("zoneId") == zone
+        and r.inputs.get("phase") == phase
+    ]
+    if others:
+        yield (
+            "phase",
+            (
+                f"zone {zone} already gets the {phase} entry point ruleset from {', '.join(sorted(others))}; "
+                "a zone has one per phase: put the rules in one ruleset"
+            ),
+        )
+
+
+def _cf_ruleset_actions(resource: Resource, index: PlanIndex) -> Iterator[Finding]:
+    action = _PHASE_ACTIONS.get(str(resource.inputs.get("phase")))
+    rules = resource.inputs.get("rules")
+    if action is None or not isinstance(rules, list):
+        return
+    for i, rule in enumerate(rules):
+        if isinstance(rule, Mapping) and rule.get("action") != action:
+            yield f"rules[{i}].action", f"{rule.get('action')!r}: the {resource.inputs['phase']} phase takes {action}"
+
+
 # --- the rules ------------------------------------------------------------------------------------
 
 _NLB_DESCRIPTION_QUOTE = (
@@ -1089,6 +1130,43 @@ RULES: tuple[Rule, ...] = (
             ),
         ),
         _s3_accelerate,
+    ),
+    Rule(
+        "cloudflare-ruleset-one-per-zone-phase",
+        (CF_RULESET,),
+        "zoneId, phase",
+        "one zone entry point ruleset per zone and phase",
+        (
+            Source(
+                "api",
+                "Cloudflare Ruleset Engine, Rulesets",
+                "Each phase has at most one entry point ruleset at the account level and at the zone level.",
+                "https://developers.cloudflare.com/ruleset-engine/about/rulesets/",
+            ),
+        ),
+        _cf_ruleset_singleton,
+    ),
+    Rule(
+        "cloudflare-ruleset-phase-action",
+        (CF_RULESET,),
+        "rules[].action",
+        "cache rules (http_request_cache_settings) set_cache_settings; configuration rules "
+        "(http_config_settings) set_config",
+        (
+            Source(
+                "api",
+                "Cloudflare Cache Rules, create a cache rule via API",
+                "Set the rule action to set_cache_settings.",
+                "https://developers.cloudflare.com/cache/how-to/cache-rules/create-api/",
+            ),
+            Source(
+                "api",
+                "Cloudflare Configuration Rules, create a configuration rule via API",
+                "Set the rule action to set_config.",
+                "https://developers.cloudflare.com/rules/configuration-rules/create-api/",
+            ),
+        ),
+        _cf_ruleset_actions,
     ),
     Rule(
         "alicloud-dcdn-source-port",

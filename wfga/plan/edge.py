@@ -8,6 +8,7 @@ change under their random names.  The components in ``components/`` only transla
 
 from __future__ import annotations
 
+import re
 from dataclasses import dataclass
 from typing import Any, Literal
 
@@ -119,16 +120,29 @@ class CloudFrontPlan:
 
 @dataclass(frozen=True)
 class CloudflarePlan:
-    """A proxied record and the page rule that sets caching and SSL mode for its host."""
+    """A proxied record, and how its host is cached and reaches the origin.
+
+    The caching and SSL mode are rules of the zone's rulesets (:class:`CloudflareZonePlan`), not a
+    page rule per host: Page Rules are deprecated and the Free plan allows only 3 per zone.
+    """
 
     name: str
     record_type: Literal["A", "AAAA", "CNAME"]
     content: str
     ttl: int
-    page_rule_target: str
-    cache_level: str
-    ssl: str
-    edge_cache_ttl: int | None
+    cache: bool  # False: bypass the cache
+    edge_ttl_s: int | None  # cached hosts: the edge TTL, overriding the origin's
+    ssl: str  # the SSL/TLS mode towards the origin
+
+    @property
+    def expression(self) -> str:
+        """The Rules language filter matching every request to this host."""
+        return f'(http.host eq "{self.name}")'
+
+    @property
+    def ref(self) -> str:
+        """A stable rule reference: the host, so reordering hosts changes no rule."""
+        return "wfga_" + re.sub(r"[^a-z0-9]", "_", self.name.lower())
 
 
 @dataclass(frozen=True)
@@ -140,12 +154,21 @@ class DnsRecordPlan:
     ttl: int
 
 
+# Cloudflare Ruleset Engine phases: a zone has at most one entry point ruleset per phase, so wfga
+# writes one per zone and phase holding a rule per proxied host (it owns the phase's rules there).
+CACHE_PHASE = "http_request_cache_settings"
+CONFIG_PHASE = "http_config_settings"
+
+
 @dataclass(frozen=True)
 class CloudflareZonePlan:
     zone: DnsZone
     argo: bool
     always_use_https_off: bool
     plain_http_hosts: tuple[str, ...]
+    # Every proxied host of the zone (service domains and download hosts), sorted by name: a cache
+    # rule and a configuration rule each.
+    hosts: tuple[CloudflarePlan, ...] = ()
 
 
 def record_name(zone: DnsZone, fqdn: str) -> str:
@@ -163,16 +186,42 @@ def dns_record(zone: DnsZone | None, fqdn: str) -> DnsRecordPlan | None:
     return DnsRecordPlan(zone=zone, name=record_name(zone, fqdn), ttl=ttl)
 
 
+def cloudflare_proxied_hosts(cfg: EdgeConfig) -> dict[str, list[CloudflarePlan]]:
+    """Each Cloudflare-proxied host's plan, per zone name."""
+    found: list[tuple[str | None, CloudflarePlan]] = [
+        (sd.zone, cloudflare_service_plan(sd)) for sd in cfg.service_domains if sd.provider == "cloudflare"
+    ]
+    storage = cfg.object_storage
+    if storage is not None:
+        if storage.cdn.provider == "cloudflare":
+            found += [(storage.cdn.zone, cloudflare_storage_plan(host)) for host in storage_hosts(storage)]
+        front = storage.upload_front
+        if front is not None and front.provider == "cloudflare":
+            found.append((front.zone, cloudflare_service_plan(front)))
+    hosts: dict[str, list[CloudflarePlan]] = {}
+    for zone, plan in found:
+        if zone is not None:  # validated: a proxied host lives in a cloudflare zone
+            hosts.setdefault(zone, []).append(plan)
+    return hosts
+
+
 def cloudflare_zone_plans(cfg: EdgeConfig) -> list[CloudflareZonePlan]:
-    """Zone-wide settings: Argo where asked, and Always Use HTTPS off where native clients call plain HTTP."""
+    """Per Cloudflare zone: the cache and configuration rules of its proxied hosts, Argo where asked, and
+    Always Use HTTPS off where native clients call plain HTTP."""
     plain_http = cfg.plain_http_hosts()
+    proxied = cloudflare_proxied_hosts(cfg)
     plans = []
     for zone in cfg.dns_zones:
         hosts = tuple(plain_http.get(zone.name, ()))
-        if zone.provider == "cloudflare" and (zone.argo_smart_routing or hosts):
+        rules = tuple(sorted(proxied.get(zone.name, ()), key=lambda h: h.name))
+        if zone.provider == "cloudflare" and (zone.argo_smart_routing or hosts or rules):
             plans.append(
                 CloudflareZonePlan(
-                    zone=zone, argo=zone.argo_smart_routing, always_use_https_off=bool(hosts), plain_http_hosts=hosts
+                    zone=zone,
+                    argo=zone.argo_smart_routing,
+                    always_use_https_off=bool(hosts),
+                    plain_http_hosts=hosts,
+                    hosts=rules,
                 )
             )
     return plans
@@ -191,11 +240,10 @@ def cloudflare_service_plan(sd: ServiceDomain) -> CloudflarePlan:
         record_type=record_type,
         content=content,
         ttl=CLOUDFLARE_AUTO_TTL,
-        page_rule_target=f"{sd.name}/*",
-        cache_level="bypass",
+        cache=False,
+        edge_ttl_s=None,
         # An HTTP origin (always so for the IM domain): HTTPS viewers must reach it over HTTP too.
         ssl="flexible" if sd.origin.scheme == "http" else "full",
-        edge_cache_ttl=None,
     )
 
 
@@ -345,11 +393,11 @@ def cloudflare_storage_plan(host: StorageHost) -> CloudflarePlan:
         record_type=record_type,
         content=content,
         ttl=CLOUDFLARE_AUTO_TTL,
-        page_rule_target=f"{host.domain}/*",
-        cache_level="cache_everything",
+        # Everything cached, whatever the origin's headers say: media never change under their names.
+        cache=True,
+        edge_ttl_s=MEDIA_TTL_S,
         # Bucket endpoints serve HTTPS under their own name, not the CDN's: encrypt without verifying.
         ssl="flexible" if host.origin.scheme == "http" else "full",
-        edge_cache_ttl=MEDIA_TTL_S,
     )
 
 
