@@ -63,7 +63,8 @@ class ClusterIngress(pulumi.ComponentResource):
             )
         if args.janus is not None:
             rule = janus_ingress(args.janus, ap.name, str(ap.vpc_cidr))
-            description = f"wfga TURN relay {ap.name} to Janus RTP"
+            # "wfga access point ...": the policy pack holds it to the access points' CIDRs, like the IM ports.
+            description = f"wfga access point {ap.name} TURN relays to Janus RTP"
             if cluster.cloud == "aws":
                 aws.vpc.SecurityGroupIngressRule(
                     f"{name}-rtp",

@@ -13,7 +13,11 @@ Conventions the rules rely on (kept by wfga's components):
   an AWS listener carries the tag ``wfga:service``.  ``long`` and ``ws`` are long-lived; a listener
   whose service cannot be told is treated as long-lived, so a missing marker never loosens the rule;
 * a cluster security-group rule that admits an access point has a description starting with
-  ``wfga access point``.
+  ``wfga access point`` (the IM ports, and Janus's RTP range for an access point with TURN).
+
+UDP exists in a wfga stack only for audio/video (``wfga:av``): TURN's 3478 from anywhere, the TURN
+relay range from the cluster, Janus's RTP range from the access points.  Any other UDP ingress is
+refused, so a stray UDP opening (a DNS or NTP reflector, a mistyped range) cannot slip in.
 """
 
 from __future__ import annotations
@@ -57,6 +61,17 @@ WIDEST_PREFIX_WITHOUT_CONFIG = 16
 SSH_PORT = 22
 ANYWHERE = ("0.0.0.0/0", "::/0")
 ACCESS_POINT_CIDRS = "access_point_cidrs"
+# Audio/video: the one public UDP port (TURN, WildFire's single-port mode) and the private ranges,
+# wfga's defaults unless the stack's policy config (wfga policy-config) names its own.
+TURN_PORT = 3478
+DEFAULT_RELAY_PORTS = (49152, 65535)
+DEFAULT_RTP_PORTS = (20000, 40000)
+TURN_RELAY_PORTS = "turn_relay_ports"
+JANUS_RTP_PORTS = "janus_rtp_ports"
+# Sources that are not the internet: RFC 1918 and RFC 6598 (the private networks a link joins).
+PRIVATE_NETWORKS = tuple(
+    ipaddress.IPv4Network(n) for n in ("10.0.0.0/8", "172.16.0.0/12", "192.168.0.0/16", "100.64.0.0/10")
+)
 
 
 @dataclass(frozen=True)
@@ -219,7 +234,53 @@ def access_point_ingress(resource: Resource, config: Mapping[str, Any]) -> list[
     return problems
 
 
+def _ports(value: Any, default: tuple[int, int]) -> tuple[int, int]:
+    if isinstance(value, Mapping) and "min" in value and "max" in value:
+        return int(value["min"]), int(value["max"])
+    return default
+
+
+def _private(net: Network) -> bool:
+    return isinstance(net, ipaddress.IPv4Network) and any(net.subnet_of(p) for p in PRIVATE_NETWORKS)
+
+
+def udp_only_for_turn(resource: Resource, config: Mapping[str, Any]) -> list[str]:
+    relay = _ports(config.get(TURN_RELAY_PORTS), DEFAULT_RELAY_PORTS)
+    rtp = _ports(config.get(JANUS_RTP_PORTS), DEFAULT_RTP_PORTS)
+    problems = []
+    for rule in ingress_of(resource):
+        every = rule.protocol in _ALL_PROTOCOLS
+        if not every and rule.protocol not in {"udp", "17"}:
+            continue
+        what = "all protocols (UDP included)" if every else "UDP"
+        ports = (rule.from_port, rule.to_port)
+        shown = f"{what} {ports[0]}-{ports[1]}"
+        for cidr in rule.cidrs:
+            try:
+                net = ipaddress.ip_network(cidr, strict=False)
+            except ValueError:
+                problems.append(f"{cidr!r} is not a CIDR")
+                continue
+            if not _private(net):
+                if every or ports != (TURN_PORT, TURN_PORT):
+                    problems.append(
+                        f"{shown} from {cidr}: the only UDP open to the internet is TURN's {TURN_PORT} "
+                        "(wfga:av); everything else stays closed"
+                    )
+            elif every or ports not in (relay, rtp):
+                problems.append(
+                    f"{shown} from {cidr}: private UDP is the TURN relay range {relay[0]}-{relay[1]} (from the "
+                    f"cluster) or Janus's RTP range {rtp[0]}-{rtp[1]} (from access points) only; a stack with its "
+                    f"own ranges passes them as policy config {TURN_RELAY_PORTS} / {JANUS_RTP_PORTS}"
+                )
+    return problems
+
+
 _SG_TYPES = frozenset({ALICLOUD_SG_RULE, AWS_SG, AWS_SG_RULE, AWS_SG_INGRESS_RULE})
+_PORT_RANGE_SCHEMA: Mapping[str, Any] = {
+    "type": "object",
+    "properties": {"min": {"type": "integer"}, "max": {"type": "integer"}},
+}
 
 RULES: tuple[Rule, ...] = (
     Rule(
@@ -252,6 +313,14 @@ RULES: tuple[Rule, ...] = (
         _SG_TYPES,
         access_point_ingress,
         {ACCESS_POINT_CIDRS: {"type": "array", "items": {"type": "string"}}},
+    ),
+    Rule(
+        "wfga-udp-only-for-turn",
+        f"UDP ingress only for audio/video: TURN's {TURN_PORT} from anywhere, the TURN relay range and Janus's "
+        "RTP range from private networks; no other UDP.",
+        _SG_TYPES,
+        udp_only_for_turn,
+        {TURN_RELAY_PORTS: _PORT_RANGE_SCHEMA, JANUS_RTP_PORTS: _PORT_RANGE_SCHEMA},
     ),
 )
 

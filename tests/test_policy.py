@@ -17,6 +17,7 @@ from pulumi.runtime.proto import analyzer_pb2, analyzer_pb2_grpc
 
 from tests.conftest import ROOT, stack_plan
 from wfga import cli
+from wfga.model.av import DEFAULT_RELAY_PORTS, DEFAULT_RTP_PORTS, TURN_PORT
 from wfga.model.config import MIN_IDLE_TIMEOUT_S
 
 POLICY_DIR = ROOT / "policy"
@@ -47,6 +48,11 @@ def test_shared_constants_match_wfga():
     assert cli.ACCESS_POINT_INGRESS_POLICY in {r.name for r in wp.RULES}
     rule = next(r for r in wp.RULES if r.name == cli.ACCESS_POINT_INGRESS_POLICY)
     assert wp.ACCESS_POINT_CIDRS in rule.config_schema
+    assert wp.TURN_PORT == TURN_PORT
+    assert (DEFAULT_RELAY_PORTS.min, DEFAULT_RELAY_PORTS.max) == wp.DEFAULT_RELAY_PORTS
+    assert (DEFAULT_RTP_PORTS.min, DEFAULT_RTP_PORTS.max) == wp.DEFAULT_RTP_PORTS
+    udp = next(r for r in wp.RULES if r.name == cli.UDP_POLICY)
+    assert set(udp.config_schema) == {wp.TURN_RELAY_PORTS, wp.JANUS_RTP_PORTS}
 
 
 @pytest.mark.parametrize(
@@ -177,6 +183,117 @@ def test_access_point_ingress_ignores_rules_of_others():
     assert wp.access_point_ingress(sg_rule(cidrIp="0.0.0.0/0", description="office"), AP_CONFIG) == []
 
 
+def udp_rule(ports: str, cidr: str, protocol: str = "udp") -> Resource:
+    return sg_rule(ipProtocol=protocol, portRange=ports, cidrIp=cidr, description="wfga turn")
+
+
+CUSTOM = {wp.TURN_RELAY_PORTS: {"min": 30000, "max": 45000}, wp.JANUS_RTP_PORTS: {"min": 10000, "max": 19999}}
+
+
+@pytest.mark.parametrize(
+    ("resource", "config", "violations"),
+    [
+        # Public: TURN's 3478 alone.
+        (udp_rule("3478/3478", "0.0.0.0/0"), NO_CONFIG, 0),
+        (udp_rule("3478/3478", "203.0.113.0/24"), NO_CONFIG, 0),
+        (udp_rule("3478/3479", "0.0.0.0/0"), NO_CONFIG, 1),
+        (udp_rule("53/53", "0.0.0.0/0"), NO_CONFIG, 1),
+        (udp_rule("49152/65535", "0.0.0.0/0"), NO_CONFIG, 1),  # the relay range, but from the internet
+        (udp_rule("-1/-1", "0.0.0.0/0", "all"), NO_CONFIG, 1),
+        (udp_rule("3478/3478", "0.0.0.0/0", "all"), NO_CONFIG, 1),
+        (sg_rule(ipProtocol="udp", portRange="123/123", cidrIp=None, ipv6CidrIp="::/0"), NO_CONFIG, 1),
+        (udp_rule("3478/3478", "0.0.0.0/0", "tcp"), NO_CONFIG, 0),  # TCP is not this rule's business
+        # Private: the relay range (from the cluster) and Janus's RTP range (from access points).
+        (udp_rule("49152/65535", "172.16.0.0/16"), NO_CONFIG, 0),
+        (udp_rule("20000/40000", "10.21.0.0/16"), NO_CONFIG, 0),
+        (udp_rule("20000/40001", "10.21.0.0/16"), NO_CONFIG, 1),
+        (udp_rule("53/53", "10.0.0.0/8"), NO_CONFIG, 1),
+        (udp_rule("-1/-1", "10.0.0.0/8", "all"), NO_CONFIG, 1),
+        (udp_rule("49152/65535", "172.16.0.0/16"), CUSTOM, 1),
+        (udp_rule("30000/45000", "172.16.0.0/16"), CUSTOM, 0),
+        (udp_rule("10000/19999", "10.21.0.0/16"), CUSTOM, 0),
+        (udp_rule("30000/45000", "0.0.0.0/0"), CUSTOM, 1),
+        (
+            Resource(
+                wp.AWS_SG_INGRESS_RULE, {"ipProtocol": "udp", "fromPort": 3478, "toPort": 3478, "cidrIpv4": "0.0.0.0/0"}
+            ),
+            NO_CONFIG,
+            0,
+        ),
+        (
+            Resource(
+                wp.AWS_SG_INGRESS_RULE, {"ipProtocol": "udp", "fromPort": 500, "toPort": 500, "cidrIpv4": "0.0.0.0/0"}
+            ),
+            NO_CONFIG,
+            1,
+        ),
+        (
+            Resource(
+                wp.AWS_SG,
+                {
+                    "ingress": [
+                        {"protocol": "17", "fromPort": 1, "toPort": 65535, "cidrBlocks": ["0.0.0.0/0", "10.0.0.0/8"]}
+                    ]
+                },
+            ),
+            NO_CONFIG,
+            2,
+        ),
+        (
+            Resource(
+                wp.AWS_SG, {"egress": [{"protocol": "udp", "fromPort": 53, "toPort": 53, "cidrBlocks": ["0.0.0.0/0"]}]}
+            ),
+            NO_CONFIG,
+            0,
+        ),
+        (sg_rule(ipProtocol="udp", portRange="53/53", cidrIp="0.0.0.0/0", type="egress"), NO_CONFIG, 0),
+    ],
+)
+def test_udp_only_for_turn(resource, config, violations):
+    assert len(wp.udp_only_for_turn(resource, config)) == violations
+
+
+def test_udp_refusal_names_the_rule_and_the_way_out():
+    [public] = wp.udp_only_for_turn(udp_rule("53/53", "0.0.0.0/0"), NO_CONFIG)
+    assert public.startswith("UDP 53-53 from 0.0.0.0/0: the only UDP open to the internet is TURN's 3478")
+    [private] = wp.udp_only_for_turn(udp_rule("53/53", "10.0.0.0/8"), NO_CONFIG)
+    assert "relay range 49152-65535" in private and "RTP range 20000-40000" in private
+    assert wp.TURN_RELAY_PORTS in private
+
+
+def test_the_av_plan_passes_every_rule_and_its_udp_is_what_the_rule_allows(capsys):
+    plan = stack_plan("av-demo").to_json()
+    config = _policy_config("av-demo", capsys)
+    assert config == {
+        cli.ACCESS_POINT_INGRESS_POLICY: {"access_point_cidrs": ["10.21.0.0/16", "10.41.0.0/16"]},
+        cli.UDP_POLICY: {
+            wp.TURN_RELAY_PORTS: {"min": 49152, "max": 65535},
+            wp.JANUS_RTP_PORTS: {"min": 20000, "max": 40000},
+        },
+    }
+    merged = {**config[cli.ACCESS_POINT_INGRESS_POLICY], **config[cli.UDP_POLICY]}
+    assert list(_violations(plan, merged)) == []
+    udp = [
+        rule
+        for r in plan["resources"]
+        if r["type"] in {wp.ALICLOUD_SG_RULE, wp.AWS_SG_INGRESS_RULE}
+        for rule in wp.ingress_of(Resource(r["type"], r["inputs"]))
+        if rule.protocol == "udp"
+    ]
+    # Per access point: 3478 and the relay range on its TURN group, the RTP range on the cluster's.
+    assert sorted((u.from_port, u.to_port) for u in udp) == sorted([(3478, 3478), (49152, 65535), (20000, 40000)] * 2)
+    # Other ranges in the config: the same plan's relay and RTP rules are refused, 3478 still passes.
+    refused = list(_violations(plan, {**merged, **CUSTOM}))
+    assert len(refused) == 4 and all(v.startswith("wfga-udp-only-for-turn") for v in refused)
+    # The cluster's RTP rules are access-point rules: held to the access points' CIDRs too.
+    narrow = [v for v in _violations(plan, {wp.ACCESS_POINT_CIDRS: ["10.21.0.0/24"]}) if "RTP" in v or "rtp" in v]
+    assert len(narrow) == 2
+
+
+def test_policy_config_of_a_stack_without_av_has_no_udp_part(capsys):
+    assert cli.UDP_POLICY not in _policy_config("demo", capsys)
+
+
 def _violations(plan: Mapping[str, Any], config: Mapping[str, Any]) -> Iterator[str]:
     for res in plan["resources"]:
         for rule in wp.RULES:
@@ -267,6 +384,8 @@ def test_the_pack_runs_as_pulumi_runs_it():
             assert analyze(Resource(wp.ALICLOUD_EIP, {}, protect=True)) == []
             wide = sg_rule(portRange="80/80", cidrIp="10.0.0.0/8", description="wfga access point sg to short")
             assert analyze(wide) == ["wfga-access-point-ingress"]
+            assert analyze(udp_rule("3478/3478", "0.0.0.0/0")) == []
+            assert analyze(udp_rule("53/53", "0.0.0.0/0")) == ["wfga-udp-only-for-turn"]
     finally:
         proc.terminate()
         proc.communicate(timeout=10)

@@ -17,6 +17,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from wfga.model.av import parse_av
 from wfga.model.config import ConfigError, parse_stack_config
 from wfga.offline.engine import Plan, run_program
 from wfga.offline.stackfile import StackValues, load_stack, project_of, project_root, stack_path
@@ -295,13 +296,22 @@ def cmd_probe(args: argparse.Namespace) -> int:
 
 
 ACCESS_POINT_INGRESS_POLICY = "wfga-access-point-ingress"
+UDP_POLICY = "wfga-udp-only-for-turn"
 
 
 def cmd_policy_config(args: argparse.Namespace) -> int:
     values, _ = load_spec(_one_stack(args))
     cfg = parse_stack_config(values.values, values.secret_keys)
     cidrs = [str(ap.vpc_cidr) for ap in cfg.access_points]
-    _write_json(args.json, {ACCESS_POINT_INGRESS_POLICY: {"access_point_cidrs": cidrs}})
+    config: dict[str, Any] = {ACCESS_POINT_INGRESS_POLICY: {"access_point_cidrs": cidrs}}
+    av = parse_av(values.values, values.secret_keys, cfg)
+    if av is not None:
+        relay, rtp = av.turn.relay_ports, av.janus.rtp_ports
+        config[UDP_POLICY] = {
+            "turn_relay_ports": {"min": relay.min, "max": relay.max},
+            "janus_rtp_ports": {"min": rtp.min, "max": rtp.max},
+        }
+    _write_json(args.json, config)
     return 0
 
 
@@ -358,7 +368,7 @@ def _add_plan_commands(sub: Any) -> None:
 
     policy = sub.add_parser(
         "policy-config",
-        help="policy-pack config for a stack: its access points' CIDRs",
+        help="policy-pack config for a stack: its access points' CIDRs, its TURN relay and Janus RTP ranges",
         description="The --policy-pack-config file for `pulumi preview/up --policy-pack policy`. Exit 0; 2: bad input.",
     )
     _stack_arguments(policy)
