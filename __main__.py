@@ -8,15 +8,14 @@ from components.global_access import GlobalAccess, GlobalAccessArgs
 from components.stack_config import load_stack_config
 from wfga.model.config import NAMESPACE
 
-config, edge, av = load_stack_config()
+config, edge = load_stack_config()
 access = GlobalAccess(
     config.cluster.name,
     GlobalAccessArgs(
         config=config,
         edge=edge,
         cloudflare_api_token=pulumi.Config(NAMESPACE).get_secret("cloudflare_api_token"),
-        av=av,
-        turn_password=pulumi.Config(NAMESPACE).get_secret("turn_password") if av is not None else None,
+        turn_password=pulumi.Config(NAMESPACE).get_secret("turn_password") if config.audio_video is not None else None,
     ),
 )
 

@@ -52,9 +52,8 @@ class GlobalAccessArgs:
     edge: EdgeConfig = field(default_factory=EdgeConfig)
     # Only for a service domain or storage on Cloudflare: the API token, kept secret.
     cloudflare_api_token: pulumi.Input[str] | None = None
-    # Audio/video (wfga:av) when on: a TURN relay in each access point it names.
-    av: AvConfig | None = None
-    # Required with av: the TURN password every client shares (wfga:turn_password), kept secret.
+    # Required when audio/video is on (config.av): the TURN password every client shares
+    # (wfga:turn_password), kept secret; a TURN relay goes into each access point config.av names.
     turn_password: pulumi.Input[str] | None = None
 
 
@@ -83,11 +82,11 @@ class GlobalAccess(pulumi.ComponentResource):
             plans = plan_stack(args.config)
         except ConfigError as err:
             raise pulumi.RunError(str(err)) from None
-        if args.av is not None and args.turn_password is None:
+        if args.config.audio_video is not None and args.turn_password is None:
             raise pulumi.RunError(f"{NAMESPACE}:turn_password: required with {NAMESPACE}:av; set it as a secret")
         super().__init__("wfga:global_access:GlobalAccess", name, None, opts)
         self._cfg = args.config
-        self._av = args.av
+        self._av: AvConfig | None = args.config.audio_video
         self._turn_password = args.turn_password
         self._alicloud: dict[str, alicloud.Provider] = {}
         self._aws: aws.Provider | None = None

@@ -35,9 +35,10 @@ from .package_types import AccessPoint, Cluster, GlobalAccessArgs
 NAME = "wfga"
 # The package's schema version; tests/test_package.py keeps it equal to pyproject.toml's.
 VERSION = "0.1.0"
-# Stands for the API token while the models check the configuration: they only need to know a
-# token was given, and as a secret; the token itself stays an Output.
+# Stands for the API token and the TURN password while the models check the configuration: they
+# only need to know one was given, and as a secret; the value itself stays an Output.
 _TOKEN_PLACEHOLDER = "[secret]"
+_SECRETS = ("cloudflare_api_token", "turn_password")
 
 
 def _plain(value: Any, path: str) -> Any:
@@ -60,12 +61,13 @@ def _stack_values(args: Mapping[str, Any]) -> tuple[dict[str, Any], set[str]]:
     values = {
         f"{NAMESPACE}:{key}": _plain(value, f"{NAMESPACE}:{key}")
         for key, value in args.items()
-        if key != "cloudflare_api_token" and value is not None
+        if key not in _SECRETS and value is not None
     }
     secret: set[str] = set()
-    if args.get("cloudflare_api_token") is not None:
-        values[f"{NAMESPACE}:cloudflare_api_token"] = _TOKEN_PLACEHOLDER
-        secret.add(f"{NAMESPACE}:cloudflare_api_token")
+    for key in _SECRETS:
+        if args.get(key) is not None:
+            values[f"{NAMESPACE}:{key}"] = _TOKEN_PLACEHOLDER
+            secret.add(f"{NAMESPACE}:{key}")
     return values, secret
 
 
@@ -103,17 +105,23 @@ class GlobalAccess(pulumi.ComponentResource):
     """The object storage CDN: domain, CNAME and origin."""
     media_config: pulumi.Output[list[str]] | None
     """Media settings for im-server's wildfirechat.conf that point downloads at the CDN."""
+    turn_servers: pulumi.Output[Any] | None
+    """Per access point with audio/video: its TURN URLs and user, the client lines and the per-call link estimate."""
+    janus_config: pulumi.Output[str] | None
+    """With audio/video: the janus.jcfg lines every Janus server needs."""
 
     def __init__(self, name: str, args: GlobalAccessArgs, opts: pulumi.ResourceOptions | None = None) -> None:
         config, edge = parse_args(args)
         super().__init__(f"{NAME}:index:GlobalAccess", name, None, opts)
         token = args.get("cloudflare_api_token")
+        password = args.get("turn_password")
         inner = global_access.GlobalAccess(
             name,
             global_access.GlobalAccessArgs(
                 config=config,
                 edge=edge,
                 cloudflare_api_token=None if token is None else pulumi.Output.secret(token),
+                turn_password=None if password is None else pulumi.Output.secret(password),
             ),
             pulumi.ResourceOptions(parent=self),
         )
@@ -131,6 +139,8 @@ class GlobalAccess(pulumi.ComponentResource):
         self.service_domains = output("service_domains")
         self.object_storage = output("object_storage")
         self.media_config = output("media_config")
+        self.turn_servers = output("turn_servers")
+        self.janus_config = output("janus_config")
         self.register_outputs(present)
 
 

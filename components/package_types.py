@@ -111,6 +111,21 @@ class AccessPointLink(Enum):
     Existing = "existing"
 
 
+class TurnTransports(Enum):
+    """Allowed values of ``transports`` in Turn."""
+
+    Udp = "udp"
+    Tcp = "tcp"
+    Both = "both"
+
+
+class TurnServersDistro(Enum):
+    """Allowed values of ``distro`` in TurnServers."""
+
+    Debian = "debian"
+    Ubuntu = "ubuntu"
+
+
 class StackConfigLayout(Enum):
     """Allowed values of ``layout`` in StackConfig."""
 
@@ -347,6 +362,93 @@ class AccessPoint(TypedDict):
     pinned_eips: NotRequired[list[PinnedEip]]
 
 
+class PortRange(TypedDict):
+    """An inclusive range of ports, written ``{min: ..., max: ...}``."""
+
+    min: int
+    max: int
+
+
+class Janus(TypedDict):
+    """The Janus media servers of the cluster (WildFire's advanced A/V edition), which wfga never runs."""
+
+    private_ips: list[str]
+    """every Janus server, private IPs"""
+    rtp_ports: NotRequired[PortRange]
+    """janus.jcfg media.rtp_port_range"""
+
+
+class Turn(TypedDict):
+    """What every TURN server of the stack shares: clients of every region log in the same way."""
+
+    realm: str
+    """coturn realm, e.g. turn.example.com"""
+    user: str
+    """the user name every client passes to addIceServer"""
+    relay_ports: NotRequired[PortRange]
+    """coturn min-port/max-port"""
+    transports: NotRequired[TurnTransports]
+    """client transports on 3478"""
+    tls: NotRequired[bool]
+    """also TURN over TLS on 5349"""
+
+
+class PinnedTurnEip(TypedDict):
+    """An existing EIP for TURN server ``turn-N``: its address is in every client app, so it must not change."""
+
+    server: int
+    """N of turn-N"""
+    allocation_id: str
+    address: str
+
+
+class TurnServers(TypedDict):
+    """The TURN VMs of one access point: ``turn-1..turn-count``, spread over the access point's zones."""
+
+    instance_type: str
+    """e.g. ecs.c7.large or c7i.large"""
+    count: NotRequired[int]
+    distro: NotRequired[TurnServersDistro]
+    image_id: NotRequired[str]
+    """image or AMI id; default: the distro's latest"""
+    admin_cidr: NotRequired[str]
+    """opens SSH (22) from here only"""
+    eip_bandwidth_mbps: NotRequired[int]
+    """cap of each TURN EIP; default: the access point's"""
+    pinned_eips: NotRequired[list[PinnedTurnEip]]
+
+
+class Streams(TypedDict):
+    """Bit rates of the advanced edition streams, for the link estimate only. Defaults from the wf-janus README: a standard (big) stream needs 100 KB/s, the micro (small) stream of dual-stream mode is fixed at 10 KB/s."""
+
+    big_kbps: NotRequired[int]
+    small_kbps: NotRequired[int]
+    dual_stream: NotRequired[bool]
+    """false when the apps call disableDualStream"""
+
+
+class Estimate(TypedDict):
+    """The call the per-call link estimate describes."""
+
+    participants: NotRequired[int]
+    """everyone in the call"""
+    via_access_point: NotRequired[int]
+    """of whom, reach Janus through one access point"""
+
+
+class AvConfig(TypedDict):
+    """``wfga:av``: present and enabled turns the audio/video part on."""
+
+    enabled: NotRequired[bool]
+    """false keeps the block but provisions nothing"""
+    janus: Janus
+    turn: Turn
+    access_points: dict[str, TurnServers]
+    """access point name -> TURN VMs"""
+    streams: NotRequired[Streams]
+    estimate: NotRequired[Estimate]
+
+
 class GlobalAccessArgs(TypedDict):
     """The whole ``wfga:`` configuration of a stack, as GlobalAccess takes it."""
 
@@ -360,3 +462,7 @@ class GlobalAccessArgs(TypedDict):
     """fully qualified name of the core stack (organization/project/stack)"""
     cluster: Cluster
     access_points: NotRequired[list[AccessPoint]]
+    av: NotRequired[AvConfig]
+    """audio/video: a TURN relay per access point; absent: off"""
+    turn_password: NotRequired[pulumi.Input[str]]
+    """the TURN password every client shares; set with pulumi config set --secret"""

@@ -7,7 +7,6 @@ import json
 import pulumi
 from pulumi.runtime import config as runtime_config
 
-from wfga.model.av import AvConfig, parse_av
 from wfga.model.config import NAMESPACE, ConfigError, StackConfig, parse_stack_config
 from wfga.model.edge import EdgeConfig
 
@@ -20,10 +19,9 @@ def _decode(text: str) -> object:
         return text
 
 
-def load_stack_config() -> tuple[StackConfig, EdgeConfig, AvConfig | None]:
-    """The validated ``wfga:`` namespace of the running stack (audio/video None when off); a user
-    mistake stops the program with every problem listed by key path (a RunError prints without a
-    traceback)."""
+def load_stack_config() -> tuple[StackConfig, EdgeConfig]:
+    """The validated ``wfga:`` namespace of the running stack; a user mistake stops the program
+    with every problem listed by key path (a RunError prints without a traceback)."""
     config = pulumi.Config(NAMESPACE)
     keys = set(runtime_config.CONFIG.get()) | set(runtime_config.get_config_env())
     values = {}
@@ -37,6 +35,6 @@ def load_stack_config() -> tuple[StackConfig, EdgeConfig, AvConfig | None]:
     }
     try:
         stack = parse_stack_config(values, secret)
-        return stack, stack.edge, parse_av(values, secret, stack)
+        return stack, stack.edge
     except ConfigError as err:
         raise pulumi.RunError(str(err)) from None

@@ -352,3 +352,56 @@ def test_cross_checks_name_the_key_path(mutate: Callable[[Values], None], expect
     mutate(v)
     found = check_av_against_stack(av_config(v), stack())
     assert [p.split(";")[0] for p in found] == expected
+
+
+def stack_values_with_av() -> Values:
+    base = {k: v for k, v in values().items() if k != "wfga:cluster"}
+    whole = stack()
+    return {
+        **base,
+        "wfga:cluster": whole.cluster.model_dump(mode="json", exclude_defaults=True),
+        "wfga:access_points": [ap.model_dump(mode="json", exclude_defaults=True) for ap in whole.access_points],
+    }
+
+
+def test_the_stack_parser_reads_audio_video_in_its_one_round():
+    cfg = parse_stack_config(stack_values_with_av(), SECRET)
+    assert cfg.audio_video is not None and cfg.audio_video == cfg.av
+    assert cfg.turn_password is not None and cfg.turn_password.get_secret_value() == PASSWORD
+    off = stack_values_with_av()
+    off["wfga:av"]["enabled"] = False
+    del off["wfga:turn_password"]
+    assert parse_stack_config(off, frozenset()).audio_video is None
+
+
+def test_audio_video_problems_come_with_the_others_in_one_round():
+    v = stack_values_with_av()
+    v["wfga:access_points"][0]["zones"] = ["nowhere-1a"]  # sg is invalid: its own problem only
+    v["wfga:access_points"][1]["vpc_cidr"] = "10.21.0.0/16"  # fra overlaps sg
+    v["wfga:av"]["janus"]["private_ips"] = ["10.99.0.5"]
+    v["wfga:av"]["turn"]["relm"] = "typo"
+    v["wfga:turn_password"] = PASSWORD
+    with pytest.raises(ConfigError) as err:
+        parse_stack_config(v, frozenset())
+    found = str(err.value)
+    assert "wfga:access_points[0] (sg).zones" in found
+    assert "wfga:av.turn.relm: unknown key" in found
+    assert "wfga:turn_password: stored as plain text" in found and PASSWORD not in found
+    # The schema error in wfga:av hides its cross checks, not the others' problems.
+    assert "no access point sg" not in found
+    v["wfga:av"]["turn"].pop("relm")
+    with pytest.raises(ConfigError) as err:
+        parse_stack_config(v, SECRET)
+    found = str(err.value)
+    assert "wfga:av.janus.private_ips[0]: 10.99.0.5 is outside the cluster cidr" in found
+    assert "wfga:access_points[0] (sg).zones" in found
+    assert "no access point sg" not in found  # sg exists, invalid: reported once, for its own problem
+
+
+def test_a_stack_model_built_in_code_checks_audio_video_too():
+    whole = stack()
+    av = av_config(values())
+    with pytest.raises(ValueError, match="wfga:turn_password: required when wfga:av is on"):
+        StackConfig(cluster=whole.cluster, access_points=whole.access_points, av=av)
+    built = StackConfig(cluster=whole.cluster, access_points=whole.access_points, av=av, turn_password=PASSWORD)
+    assert built.audio_video == av

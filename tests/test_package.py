@@ -175,10 +175,12 @@ def test_global_access_takes_the_whole_wfga_namespace(schema: dict[str, Any]) ->
     assert inputs["cluster"]["$ref"] == "#/types/wfga:index:Cluster"
     assert inputs["accessPoints"]["items"]["$ref"] == "#/types/wfga:index:AccessPoint"
     assert inputs["coreStack"]["description"] == StackConfig.model_fields["core_stack"].description
-    # The token alone may be an Output (a secret from config); everything else is plain.
-    assert inputs["cloudflareApiToken"]["type"] == "string"
-    assert "plain" not in inputs["cloudflareApiToken"]
-    assert [k for k, p in inputs.items() if p.get("plain") is not True] == ["cloudflareApiToken"]
+    # The token and the TURN password alone may be Outputs (secrets from config); everything else is plain.
+    for secret in ("cloudflareApiToken", "turnPassword"):
+        assert inputs[secret]["type"] == "string"
+        assert "plain" not in inputs[secret]
+    assert sorted(k for k, p in inputs.items() if p.get("plain") is not True) == ["cloudflareApiToken", "turnPassword"]
+    assert inputs["av"]["$ref"] == "#/types/wfga:index:AvConfig"
     outputs = resource["properties"]
     assert outputs["nodeConfig"]["additionalProperties"]["type"] == "string"
     assert outputs["mediaConfig"]["items"]["type"] == "string"
@@ -215,6 +217,9 @@ def test_an_access_point_takes_cluster_access_point_and_provider(
         ]
     )
 
+
+# Pulumi's wire form of a secret, as the offline engine records a secret input.
+SECRET_SIG, SECRET_VALUE = "4dabf18193072939515e22adb298388d", "1b47061264138c4ac30d75fd1eb44270"
 
 # Built through the schema: what a TypeScript or YAML program's inputs become on the wire.
 CLUSTER = {
@@ -308,6 +313,39 @@ def test_global_access_through_the_schema_builds_the_stacks_resources(tmp_path: 
     assert plan.outputs["backupAddresses"]["im-2"] == expected
     assert set(plan.outputs["accessPoints"]) == {"sg"}
     assert "mediaConfig" not in plan.outputs  # no object storage: the output is absent
+
+
+def test_global_access_through_the_schema_builds_turn_relays(tmp_path: Path) -> None:
+    av = {
+        "janus": {"privateIps": ["172.16.0.50"]},
+        "turn": {"realm": "turn.example.com", "user": "wfchat", "transports": "udp"},
+        "accessPoints": {"sg": {"instanceType": "ecs.c7.large", "count": 2}},
+    }
+    inputs = {"cluster": CLUSTER, "accessPoints": [SINGAPORE], "av": av, "turnPassword": "from-a-secret"}
+    plan = _construct(tmp_path, "GlobalAccess", inputs)
+    instances = [r for r in plan.of_type("alicloud:ecs/instance:Instance") if "-turn-" in r.name]
+    assert sorted(r.name for r in instances) == ["sg-turn-1", "sg-turn-2"]
+    # The password given as a plain input still reaches the VMs as a secret, and only as its key.
+    assert all(r.inputs["userData"][SECRET_SIG] == SECRET_VALUE for r in instances)
+    assert "from-a-secret" not in json.dumps([r.inputs for r in plan.resources])
+    ips = [_eip(plan, f"sg-turn-{n}-eip") for n in (1, 2)]
+    assert plan.outputs["turnServers"]["sg"]["urls"] == [f"turn:{ip}:3478?transport=udp" for ip in ips]
+    assert "keep_private_host = true" in plan.outputs["janusConfig"]
+    # The cluster admits Janus's RTP range from the access point.
+    rtp = [r for r in plan.of_type("alicloud:ecs/securityGroupRule:SecurityGroupRule") if r.name == "sg-rtp"]
+    assert [(r.inputs["ipProtocol"], r.inputs["portRange"], r.inputs["cidrIp"]) for r in rtp] == [
+        ("udp", "20000/40000", "10.21.0.0/16")
+    ]
+
+
+def test_turn_without_its_password_through_the_schema_is_a_config_error(tmp_path: Path) -> None:
+    av = {
+        "janus": {"privateIps": ["172.16.0.50"]},
+        "turn": {"realm": "turn.example.com", "user": "wfchat"},
+        "accessPoints": {"sg": {"instanceType": "ecs.c7.large"}},
+    }
+    with pytest.raises(Exception, match=r"wfga:turn_password: required when wfga:av is on"):
+        _construct(tmp_path, "GlobalAccess", {"cluster": CLUSTER, "accessPoints": [SINGAPORE], "av": av})
 
 
 def test_a_mistake_through_the_schema_names_its_key_and_registers_nothing(tmp_path: Path) -> None:

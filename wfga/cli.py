@@ -17,7 +17,6 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from wfga.model.av import parse_av
 from wfga.model.config import ConfigError, parse_stack_config
 from wfga.offline.engine import Plan, run_program
 from wfga.offline.stackfile import StackValues, load_stack, project_of, project_root, stack_path
@@ -304,7 +303,7 @@ def cmd_policy_config(args: argparse.Namespace) -> int:
     cfg = parse_stack_config(values.values, values.secret_keys)
     cidrs = [str(ap.vpc_cidr) for ap in cfg.access_points]
     config: dict[str, Any] = {ACCESS_POINT_INGRESS_POLICY: {"access_point_cidrs": cidrs}}
-    av = parse_av(values.values, values.secret_keys, cfg)
+    av = cfg.audio_video
     if av is not None:
         relay, rtp = av.turn.relay_ports, av.janus.rtp_ports
         config[UDP_POLICY] = {

@@ -22,37 +22,29 @@ cluster, the TURN settings every access point shares, and which access points ge
 The password is its own key because Pulumi encrypts whole keys: a secret nested inside ``wfga:av``
 would make the whole block secret, and wfga could not show the rest in plans and errors.
 
-:func:`parse_av_config` validates both keys and raises :class:`~wfga.model.config.ConfigError` with key
-paths, like :func:`wfga.model.config.parse_stack_config`; :func:`check_av_against_stack` holds the rules
-that need the rest of the stack (access point names, the cluster network); :func:`parse_av` runs both,
-as the program and the offline plan do before the first resource.
+Both keys are fields of :class:`~wfga.model.config.StackConfig`, and
+:func:`wfga.model.config.parse_stack_config` validates them in its one round with the rest: the models
+here, :func:`password_problems` and :func:`av_problems` (the rules that need the rest of the stack:
+access point names, the cluster network).  :func:`parse_av_config` validates the two keys alone.
 """
 
 from __future__ import annotations
 
 import ipaddress
-from collections.abc import Collection, Mapping
-from typing import Annotated, Any, Literal
+from collections.abc import Collection, Mapping, Sequence
+from typing import TYPE_CHECKING, Annotated, Any, Literal
 
 from pydantic import Field, SecretStr, ValidationError, field_validator, model_validator
 
-from wfga.model.base import _message
+from wfga.model.base import NAMESPACE, ConfigError, Name, Port, _message, _Model
 from wfga.model.base import _network as _parse_network
 from wfga.model.base import loc_to_path as _loc_to_path
 from wfga.model.base import problem as _problem
-from wfga.model.config import AV_KEYS as _AV_KEYS
-from wfga.model.config import (
-    NAMESPACE,
-    ConfigError,
-    Name,
-    Port,
-    StackConfig,
-    _Model,
-)
 from wfga.model.images import IMAGES
 
-# The stack parser lists the keys too (it cannot import this module, which imports it).
-AV_KEYS = _AV_KEYS
+if TYPE_CHECKING:
+    # The stack's models use this module's; only the types are needed here.
+    from wfga.model.config import AccessPoint, Cluster, StackConfig
 
 # WildFire's TURN set-up exposes 3478 over UDP and TCP (the single-port mode); clients force TCP with
 # ?transport=tcp.  5349 is the standard TURN-over-TLS port (RFC 8656).
@@ -155,9 +147,9 @@ class Turn(_Model):
 
 
 class Streams(_Model):
-    """Bit rates of the advanced edition's streams, for the link estimate only.
+    """Bit rates of the advanced edition streams, for the link estimate only.
 
-    Defaults from wf-janus's README: a standard ("big") stream needs 100 KB/s, the micro ("small")
+    Defaults from the wf-janus README: a standard (big) stream needs 100 KB/s, the micro (small)
     stream of dual-stream mode is fixed at 10 KB/s.
     """
 
@@ -251,10 +243,16 @@ class AvSettings(_Model):
         return self.turn_password.get_secret_value()
 
 
-def _password_problems(cfg: AvSettings, password_is_secret: bool) -> list[str]:
+# The namespace's audio/video keys: the fields of AvSettings, and of StackConfig.
+AV_KEYS = tuple(AvSettings.model_fields)
+
+
+def password_problems(cfg: AvSettings, secret_keys: Collection[str] | None) -> list[str]:
+    """The password is there when audio/video is on, not empty, and (unless ``secret_keys`` is None)
+    stored encrypted: ``secret_keys`` names the keys the stack encrypts."""
     key = f"{NAMESPACE}:turn_password"
     problems: list[str] = []
-    if cfg.turn_password is not None and not password_is_secret:
+    if cfg.turn_password is not None and secret_keys is not None and key not in secret_keys:
         # Never echo the value: the stack file is in version control, the error may land in CI logs.
         problems.append(
             f"{key}: stored as plain text; remove it from the stack file, run "
@@ -282,23 +280,33 @@ def parse_av_config(values: Mapping[str, Any], secret_keys: Collection[str] = ()
         cfg = AvSettings.model_validate(raw)
     except ValidationError as err:
         raise ConfigError([_problem(_loc_to_path(tuple(e["loc"]), raw), _message(e)) for e in err.errors()]) from None
-    problems = _password_problems(cfg, f"{NAMESPACE}:turn_password" in secret_keys)
+    problems = password_problems(cfg, secret_keys)
     if problems:
         raise ConfigError(problems)
     return cfg
 
 
 def check_av_against_stack(av: AvConfig, stack: StackConfig) -> list[str]:
-    """Rules that span ``wfga:av`` and the rest of the stack; an empty list means consistent.
+    """:func:`av_problems` against a whole, valid stack; an empty list means consistent."""
+    return av_problems(av, stack.cluster, stack.access_points)
 
-    For the stack parser to call once both configs are valid (raise ``ConfigError(problems)``).
+
+def av_problems(
+    av: AvConfig, cluster: Cluster, access_points: Sequence[AccessPoint], named: Collection[str] = ()
+) -> list[str]:
+    """Rules that span ``wfga:av`` and the rest of the stack, on the valid ``access_points``.
+
+    ``named`` holds names of access points that exist but are invalid (their own problems are
+    listed already), so that TURN for them is not reported missing as well.
     """
     problems: list[str] = []
     path = f"{NAMESPACE}:av"
-    by_name = {ap.name: ap for ap in stack.access_points}
+    by_name = {ap.name: ap for ap in access_points}
     for name, servers in av.access_points.items():
         ap = by_name.get(name)
         where = f"{path}.access_points.{name}"
+        if ap is None and name in named:
+            continue
         if ap is None:
             problems.append(
                 f"{where}: no access point {name} in wfga:access_points "
@@ -307,28 +315,15 @@ def check_av_against_stack(av: AvConfig, stack: StackConfig) -> list[str]:
             continue
         if servers.image_id is None and (ap.cloud, servers.distro) not in IMAGES:
             problems.append(f"{where}.distro: {servers.distro} has no public image on {ap.cloud}; give image_id")
-        if servers.admin_cidr is not None and servers.admin_cidr.overlaps(stack.cluster.cidr):
+        if servers.admin_cidr is not None and servers.admin_cidr.overlaps(cluster.cidr):
             problems.append(
-                f"{where}.admin_cidr: {servers.admin_cidr} overlaps the cluster cidr {stack.cluster.cidr}; SSH is "
+                f"{where}.admin_cidr: {servers.admin_cidr} overlaps the cluster cidr {cluster.cidr}; SSH is "
                 "for operators on the internet side, the cluster reaches TURN over the link"
             )
     for i, ip in enumerate(av.janus.private_ips):
-        if ip not in stack.cluster.cidr:
+        if ip not in cluster.cidr:
             problems.append(
-                f"{path}.janus.private_ips[{i}]: {ip} is outside the cluster cidr {stack.cluster.cidr}; "
+                f"{path}.janus.private_ips[{i}]: {ip} is outside the cluster cidr {cluster.cidr}; "
                 "TURN reaches Janus over the private link, so Janus must be in the cluster network"
             )
     return problems
-
-
-def parse_av(values: Mapping[str, Any], secret_keys: Collection[str], stack: StackConfig) -> AvConfig | None:
-    """Both keys validated, then held against the valid ``stack``: the audio/video config to build,
-    or None when audio/video is off (absent or ``enabled: false``).  Raises ``ConfigError``."""
-    settings = parse_av_config(values, secret_keys)
-    if not settings.enabled:
-        return None
-    assert settings.av is not None
-    problems = check_av_against_stack(settings.av, stack)
-    if problems:
-        raise ConfigError(problems)
-    return settings.av

@@ -14,8 +14,18 @@ import re
 from collections.abc import Collection, Mapping
 from typing import Annotated, Any, Literal, TypeVar
 
-from pydantic import BaseModel, BeforeValidator, Field, TypeAdapter, ValidationError, ValidationInfo, model_validator
+from pydantic import (
+    BaseModel,
+    BeforeValidator,
+    Field,
+    SecretStr,
+    TypeAdapter,
+    ValidationError,
+    ValidationInfo,
+    model_validator,
+)
 
+from wfga.model.av import AV_KEYS, AvConfig, AvSettings, av_problems, password_problems
 from wfga.model.base import (
     DEFERRED,
     NAMESPACE,
@@ -663,16 +673,30 @@ class StackConfig(EdgeConfig):
     )
     cluster: Cluster
     access_points: list[AccessPoint] = Field(default_factory=list)
+    av: AvConfig | None = Field(default=None, description="audio/video: a TURN relay per access point; absent: off")
+    turn_password: SecretStr | None = Field(
+        default=None, description="the TURN password every client shares; set with pulumi config set --secret"
+    )
 
     @property
     def edge(self) -> EdgeConfig:
         """The edge keys alone, as the edge planners and components take them."""
         return EdgeConfig.model_construct(**{key: getattr(self, key) for key in EdgeConfig.model_fields})
 
+    @property
+    def audio_video(self) -> AvConfig | None:
+        """``av`` when audio/video is on (present and enabled), else None."""
+        return self.av if self.av is not None and self.av.enabled else None
+
     @model_validator(mode="after")
     def _check(self) -> StackConfig:
         aps = list(enumerate(self.access_points))
-        raise_problems(stack_problems(self.layout, self.core_stack, self.cluster, aps, self.edge))
+        problems = stack_problems(self.layout, self.core_stack, self.cluster, aps, self.edge)
+        settings = AvSettings.model_construct(av=self.av, turn_password=self.turn_password)
+        problems += password_problems(settings, None)
+        if settings.enabled and self.av is not None:
+            problems += av_problems(self.av, self.cluster, self.access_points)
+        raise_problems(problems)
         return self
 
 
@@ -684,11 +708,9 @@ class _Top(_Model):
 
 
 EDGE_KEYS = tuple(EdgeConfig.model_fields)
-# The namespace's keys: one per field of StackConfig, the edge's included, and the audio/video
-# keys, which wfga.model.av.parse_av validates against the StackConfig (it imports this module).
+# The namespace's keys: one per field of StackConfig, the edge's and audio/video's included.
 STACK_KEYS = tuple(StackConfig.model_fields)
-AV_KEYS = ("av", "turn_password")
-_KNOWN_KEYS = frozenset(f"{NAMESPACE}:{key}" for key in (*STACK_KEYS, *AV_KEYS))
+_KNOWN_KEYS = frozenset(f"{NAMESPACE}:{key}" for key in STACK_KEYS)
 # What a Pulumi.yaml config declaration may hold; a stack file gives the value itself.
 _DECLARATION_KEYS = frozenset({"value", "default", "type", "description", "secret", "items"})
 
@@ -750,10 +772,10 @@ def parse_stack_config(values: Mapping[str, Any], secret_keys: Collection[str] |
     """Validate the stack's ``wfga:*`` values (namespaced keys, decoded values) in one round.
 
     Every problem is listed at once: unknown keys, each model's own checks, and the rules across
-    models (links, overlaps, the port plan, resource names, the edge), run on whichever parts are
-    valid.  ``secret_keys`` names the keys the stack stores encrypted: the Cloudflare token must be
-    one of them and no other key may be (wfga reads them to plan; none is sensitive).  ``None``
-    skips both secret checks.  Keys of other namespaces (``alicloud:region``...) are ignored.
+    models (links, overlaps, the port plan, resource names, the edge, audio/video), run on whichever
+    parts are valid.  ``secret_keys`` names the keys the stack stores encrypted: the Cloudflare token
+    and the TURN password must be among them and no other key may be (wfga reads them to plan; none
+    is sensitive).  ``None`` skips the secret checks.  Keys of other namespaces (``alicloud:region``...) are ignored.
     """
     ours = {k: v for k, v in values.items() if isinstance(k, str) and k.startswith(f"{NAMESPACE}:")}
     problems = [
@@ -791,6 +813,7 @@ def parse_stack_config(values: Mapping[str, Any], secret_keys: Collection[str] |
         raw_aps = []
     aps = [(i, ap) for i, item in enumerate(raw_aps) if (ap := parts.validate(AccessPoint, item, ("access_points", i)))]
     edge = parts.validate(EdgeConfig, {k: raw[k] for k in EDGE_KEYS if k in raw}, ())
+    av = parts.validate(AvSettings, {k: raw[k] for k in AV_KEYS if k in raw}, ())
     problems += parts.problems
     problems += stack_problems(
         top.layout if top is not None else None,
@@ -804,11 +827,22 @@ def parse_stack_config(values: Mapping[str, Any], secret_keys: Collection[str] |
     )
     if edge is not None and secret_keys is not None:
         problems += edge_secret_problems(edge, secret)
+    if av is not None:
+        problems += password_problems(av, None if secret_keys is None else secret)
+        if av.av is not None and av.enabled and cluster is not None:
+            named = {str(item.get("name")) for item in raw_aps if isinstance(item, Mapping)}
+            problems += av_problems(av.av, cluster, [ap for _, ap in aps], named)
+    elif isinstance(raw.get("turn_password"), str):
+        # wfga:av is invalid, but a password in plain text is worth saying now: it is already exposed.
+        alone = AvSettings.model_construct(av=None, turn_password=SecretStr(raw["turn_password"]))
+        problems += password_problems(alone, None if secret_keys is None else secret)
     if problems:
         raise ConfigError(problems)
-    assert top is not None and cluster is not None and edge is not None and len(aps) == len(raw_aps)
+    assert top is not None and cluster is not None and edge is not None and av is not None
+    assert len(aps) == len(raw_aps)
     # Every part is valid and every rule across them held: no need to check them a second time.
     fields: dict[str, Any] = {key: getattr(edge, key) for key in EDGE_KEYS}
+    fields |= {key: getattr(av, key) for key in AV_KEYS}
     return StackConfig.model_construct(
         layout=top.layout, core_stack=top.core_stack, cluster=cluster, access_points=[ap for _, ap in aps], **fields
     )

@@ -26,7 +26,6 @@ from pulumi.runtime import mocks as pulumi_mocks
 from pulumi.runtime import rpc, settings
 from pulumi.runtime.stack import wait_for_rpcs
 
-from wfga.model.av import parse_av
 from wfga.model.config import ConfigError, parse_stack_config
 from wfga.offline import rules
 from wfga.offline.stackfile import StackValues, core_stack_problems, load_stack, program_dir, stack_path
@@ -411,7 +410,6 @@ def run_program(stack: StackValues, root: Path, resolver: StackResolver | None =
     if problems:
         raise ConfigError(problems)
     plan_stack(cfg)
-    parse_av(stack.values, stack.secret_keys, cfg)
     plan = execute_program(stack, root, resolver)
     rules.enforce(plan.resources)
     return plan

@@ -188,7 +188,7 @@ class _Renderer:
             return f"list[{self._element(owner, field_name, get_args(tp)[0])}]"
         if origin is dict:
             key, value = get_args(tp)
-            if key is not str:
+            if _unwrap(key) is not str:  # a Name is a str with its rules in Annotated
                 raise TypeError(f"{owner}.{field_name}: map keys must be strings in a schema")
             return f"dict[str, {self._element(owner, field_name, value)}]"
         if isinstance(tp, type) and issubclass(tp, BaseModel):
