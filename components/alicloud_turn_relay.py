@@ -5,15 +5,18 @@ private link.  The security group admits the TURN port(s) from anywhere and the 
 the cluster only (``wfga.plan.turn.turn_ingress``).  The user data holds the TURN credential key
 and is passed as a secret.
 
-A config change (password, relay range, Janus addresses...) replaces the instance: cloud-init
-writes the config only on a VM's first boot, and a changed ``user_data`` would only reboot the
-instance with the old one.  coturn restarts on any config change anyway (it cannot reload its
-listeners), so the calls on that server reconnect either way; the EIP, and so the address in
-every app, stays.
+The user data only bootstraps a VM (the instance ignores later changes to it and to its image):
+every config reaches the running VMs through Cloud Assistant, as for the VM access points
+(``components/alicloud_vm_access_point.py``): per VM an ``ecs.Command`` whose content is the delivery
+script (secret: it holds the credential key) and whose name carries the hash of the delivered files,
+and an ``ecs.EcsInvocation`` of it.  A new config replaces both, which runs the script once; its
+apply script restarts coturn only when the config changed (coturn cannot reload its listeners, so
+the calls on that server reconnect), and the VM, its address and its EIP stay.
 """
 
 from __future__ import annotations
 
+import base64
 from dataclasses import dataclass
 
 import pulumi
@@ -22,8 +25,9 @@ import pulumi_alicloud as alicloud
 from wfga.model.av import AvConfig
 from wfga.model.config import AccessPoint
 from wfga.model.images import IMAGES
-from wfga.plan.turn import render_turn_user_data, turn_ingress, turn_spec, turn_vms
+from wfga.plan.turn import render_turn_delivery, render_turn_user_data, turn_ingress, turn_spec, turn_vms
 
+from .alicloud_vm_access_point import DELIVERY_TIMEOUT_S, INVOCATION_CREATE_TIMEOUT
 from .networks import Network, PublicAddress, new_alicloud_eip
 
 
@@ -89,9 +93,11 @@ class AlicloudTurnRelay(pulumi.ComponentResource):
         spec = turn_spec(av)
         distro = servers.distro
         # Output.secret: whatever the caller passes, the user data (which holds the key) stays secret.
-        user_data = pulumi.Output.secret(args.turn_password).apply(
-            lambda password: render_turn_user_data(spec, password=password, distro=distro)
-        )
+        password = pulumi.Output.secret(args.turn_password)
+        user_data = password.apply(lambda p: render_turn_user_data(spec, password=p, distro=distro))
+        delivery = password.apply(lambda p: render_turn_delivery(spec, password=p))
+        # The name carries the hash of the files (holding the key), never the key: not a secret.
+        version = pulumi.Output.unsecret(delivery.apply(lambda d: d.key))
         bandwidth = servers.eip_bandwidth_mbps or ap.eip_bandwidth_mbps
         self.addresses = {}
         self.instance_ids = {}
@@ -110,7 +116,31 @@ class AlicloudTurnRelay(pulumi.ComponentResource):
                 system_disk_category="cloud_essd",
                 # The EIP is the only way in; no second, changing public address.
                 internet_max_bandwidth_out=0,
-                opts=pulumi.ResourceOptions.merge(child, pulumi.ResourceOptions(replace_on_changes=["userData"])),
+                # A user_data update reboots the instance and an image_id change re-images it; configs
+                # travel by Cloud Assistant below instead.
+                opts=pulumi.ResourceOptions.merge(
+                    child, pulumi.ResourceOptions(ignore_changes=["user_data", "image_id"])
+                ),
+            )
+            command = alicloud.ecs.Command(
+                f"{key}-coturn",
+                name=pulumi.Output.concat(f"wfga-{key}-coturn-", version),
+                description=pulumi.Output.concat("wfga: coturn config ", version, f" for {key}"),
+                # "The Base64-encoded content of the command" (SDK docstring); secret, like the key in it.
+                command_content=delivery.apply(lambda d: base64.b64encode(d.script.encode()).decode()),
+                type="RunShellScript",
+                timeout=DELIVERY_TIMEOUT_S,
+                opts=child,
+            )
+            alicloud.ecs.EcsInvocation(
+                f"{key}-coturn",
+                command_id=command.id,
+                instance_ids=[instance.id],
+                repeat_mode="Once",
+                opts=pulumi.ResourceOptions.merge(
+                    child,
+                    pulumi.ResourceOptions(custom_timeouts=pulumi.CustomTimeouts(create=INVOCATION_CREATE_TIMEOUT)),
+                ),
             )
             eip = (
                 PublicAddress(vm.pinned_allocation_id, pulumi.Output.from_input(vm.pinned_address))
@@ -122,8 +152,8 @@ class AlicloudTurnRelay(pulumi.ComponentResource):
                 allocation_id=eip.allocation_id,
                 instance_id=instance.id,
                 instance_type="EcsInstance",
-                # A replaced instance takes the EIP over: unbind it from the old one first, as an
-                # EIP is bound to one instance at a time.
+                # A replaced instance (a deliberate replacement, docs/audio-video.md) takes the EIP
+                # over: unbind it from the old one first, as an EIP is bound to one instance at a time.
                 opts=pulumi.ResourceOptions.merge(child, pulumi.ResourceOptions(delete_before_replace=True)),
             )
             self.addresses[vm.key] = eip.address

@@ -5,14 +5,18 @@ private link.  The security group admits the TURN port(s) from anywhere and the 
 the cluster only (``wfga.plan.turn.turn_ingress``).  The user data holds the TURN credential key
 and is passed as a secret.
 
-A config change replaces the instance (``user_data_replace_on_change``): cloud-init writes the
-config only on a VM's first boot, and a changed user data would only stop and start the instance
-with the old one.  coturn restarts on any config change anyway (it cannot reload its listeners), so
-the calls on that server reconnect either way; the EIP, and so the address in every app, stays.
+The user data only bootstraps a VM (the instance ignores later changes to it and to its AMI):
+every config reaches the running VMs through Systems Manager, as for the VM access points
+(``components/aws_vm_access_point.py``): per VM an ``ssm.Document`` whose content is the delivery
+script (secret: it holds the credential key) and whose name carries the hash of the delivered files,
+and an ``ssm.Association`` of it with the VM, which runs it when created.  The apply script restarts
+coturn only when the config changed (coturn cannot reload its listeners, so the calls on that server
+reconnect), and the VM, its address and its EIP stay.  The agent's role comes by an instance profile.
 """
 
 from __future__ import annotations
 
+import json
 from dataclasses import dataclass
 
 import pulumi
@@ -21,8 +25,9 @@ import pulumi_aws as aws
 from wfga.model.av import AvConfig
 from wfga.model.config import AccessPoint
 from wfga.model.images import IMAGES
-from wfga.plan.turn import render_turn_user_data, turn_ingress, turn_spec, turn_vms
+from wfga.plan.turn import render_turn_delivery, render_turn_user_data, turn_ingress, turn_spec, turn_vms
 
+from .aws_vm_access_point import DELIVERY_TIMEOUT_S, SSM_CORE_POLICY, partition, ssm_document
 from .networks import Network, PublicAddress, new_aws_eip
 
 
@@ -104,9 +109,34 @@ class AwsTurnRelay(pulumi.ComponentResource):
         spec = turn_spec(av)
         distro = servers.distro
         # Output.secret: whatever the caller passes, the user data (which holds the key) stays secret.
-        user_data = pulumi.Output.secret(args.turn_password).apply(
-            lambda password: render_turn_user_data(spec, password=password, distro=distro)
+        password = pulumi.Output.secret(args.turn_password)
+        user_data = password.apply(lambda p: render_turn_user_data(spec, password=p, distro=distro))
+        delivery = password.apply(lambda p: render_turn_delivery(spec, password=p))
+        # The name carries the hash of the files (holding the key), never the key: not a secret.
+        version = pulumi.Output.unsecret(delivery.apply(lambda d: d.key))
+
+        # IAM is global; the provider names the role and profile (unique per account).
+        role = aws.iam.Role(
+            f"{prefix}-ssm",
+            description=f"wfga TURN relay {name}: Systems Manager agent",
+            assume_role_policy=json.dumps(
+                {
+                    "Version": "2012-10-17",
+                    "Statement": [
+                        {"Effect": "Allow", "Principal": {"Service": "ec2.amazonaws.com"}, "Action": "sts:AssumeRole"}
+                    ],
+                }
+            ),
+            tags={"Name": f"wfga-{prefix}-ssm"},
+            opts=child,
         )
+        core = aws.iam.RolePolicyAttachment(
+            f"{prefix}-ssm",
+            role=role.name,
+            policy_arn=f"arn:{partition(region)}:iam::aws:{SSM_CORE_POLICY}",
+            opts=child,
+        )
+        profile = aws.iam.InstanceProfile(f"{prefix}-ssm", role=role.name, opts=child)
         self.addresses = {}
         self.instance_ids = {}
         for vm in turn_vms(ap, servers):
@@ -118,11 +148,40 @@ class AwsTurnRelay(pulumi.ComponentResource):
                 subnet_id=network.subnet_ids[vm.zone],
                 vpc_security_group_ids=[group.id],
                 user_data=user_data,
-                user_data_replace_on_change=True,
+                iam_instance_profile=profile.name,
                 associate_public_ip_address=False,
                 metadata_options=aws.ec2.InstanceMetadataOptionsArgs(http_tokens="required"),
                 region=region,
                 tags={"Name": f"wfga-{key}"},
+                # A user data update stops and starts the instance and a new AMI replaces it; configs
+                # travel by Systems Manager below instead.
+                opts=pulumi.ResourceOptions.merge(
+                    child,
+                    pulumi.ResourceOptions(ignore_changes=["user_data", "user_data_base64", "ami"], depends_on=[core]),
+                ),
+            )
+            document = aws.ssm.Document(
+                f"{key}-coturn",
+                name=pulumi.Output.concat(f"wfga-{key}-coturn-", version),
+                document_type="Command",
+                document_format="JSON",
+                # Secret, like the key in it.
+                content=delivery.apply(
+                    lambda d: ssm_document(d.script, f"wfga: coturn config {d.key}", "deliverCoturnConfig")
+                ),
+                region=region,
+                tags={"Name": f"wfga-{key}-coturn"},
+                opts=child,
+            )
+            aws.ssm.Association(
+                f"{key}-coturn",
+                name=document.name,
+                association_name=f"wfga-{key}-coturn",
+                targets=[aws.ssm.AssociationTargetArgs(key="InstanceIds", values=[instance.id])],
+                max_concurrency="1",
+                max_errors="0",
+                wait_for_success_timeout_seconds=DELIVERY_TIMEOUT_S + 300,
+                region=region,
                 opts=child,
             )
             eip = (
@@ -135,8 +194,9 @@ class AwsTurnRelay(pulumi.ComponentResource):
                 allocation_id=eip.allocation_id,
                 instance_id=instance.id,
                 region=region,
-                # A replaced instance takes the EIP over: the old association goes first, or deleting
-                # it after the new one would detach the EIP from the new instance.
+                # A replaced instance (a deliberate replacement, docs/audio-video.md) takes the EIP over:
+                # the old association goes first, or deleting it after the new one would detach the EIP
+                # from the new instance.
                 opts=network.gateway_opts(
                     pulumi.ResourceOptions.merge(child, pulumi.ResourceOptions(delete_before_replace=True))
                 ),

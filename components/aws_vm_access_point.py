@@ -38,11 +38,11 @@ def partition(region: str) -> str:
     return "aws-cn" if region.startswith("cn-") else "aws"
 
 
-def ssm_document(script: str, description: str) -> str:
+def ssm_document(script: str, description: str, step_name: str = "deliverNginxConfig") -> str:
     """A Command document (schema 2.2) that runs ``script`` as one shell script."""
     step = {
         "action": "aws:runShellScript",
-        "name": "deliverNginxConfig",
+        "name": step_name,
         "inputs": {"timeoutSeconds": str(DELIVERY_TIMEOUT_S), "runCommand": script.splitlines()},
     }
     return json.dumps({"schemaVersion": "2.2", "description": description, "mainSteps": [step]}, indent=1)

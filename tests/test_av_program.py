@@ -3,9 +3,13 @@ the cluster admits Janus's RTP range from the access points with TURN, and from 
 
 from __future__ import annotations
 
+import base64
 import copy
 import hashlib
 import ipaddress
+import json
+import subprocess
+from pathlib import Path
 from typing import Any
 
 import pytest
@@ -13,7 +17,7 @@ import yaml
 
 from tests.conftest import PROJECT, one, stack_plan, stack_values
 from wfga.model.config import ConfigError
-from wfga.offline.engine import Plan, RecordingMonitor, ResourceRecord, run_program
+from wfga.offline.engine import Plan, ResourceRecord, run_program
 from wfga.offline.rules import reveal
 from wfga.offline.stackfile import SECRET_PLACEHOLDER, StackValues
 
@@ -194,28 +198,125 @@ def test_user_data_is_secret_and_configures_coturn_for_janus():
         assert f"user={turn['user']}:0x{key}" in lines
         assert [line for line in lines if line.startswith("allowed-peer-ip=")] == ["allowed-peer-ip=172.16.0.50"]
         assert {"min-port=49152", "max-port=65535", "listening-port=3478"} <= set(lines)
-    # Nothing else in the plan carries the key, and no output carries a password or a key.
-    assert key not in repr([r.inputs for r in plan.resources if r not in instances])
+    # Outside secret inputs (user data, the delivery) no input carries the key, and no output
+    # carries a password or a key.
+    plain = [{k: v for k, v in r.inputs.items() if not is_secret(v)} for r in plan.resources]
+    assert key not in repr(plain)
     assert key not in repr(plan.outputs) and SECRET_PLACEHOLDER not in repr(plan.outputs)
 
 
-def test_a_config_change_replaces_the_vm_and_moves_the_eip_first(monkeypatch: pytest.MonkeyPatch):
-    seen: dict[str, list[str]] = {}
-    register = RecordingMonitor.RegisterResource
+DELIVERY = {"alicloud:ecs/command:Command", "aws:ssm/document:Document"}
+RUNS = {"alicloud:ecs/ecsInvocation:EcsInvocation", "aws:ssm/association:Association"}
 
-    def spy(self: RecordingMonitor, request: Any) -> Any:
-        seen[f"{request.type}::{request.name}"] = list(request.replaceOnChanges)
-        return register(self, request)
 
-    monkeypatch.setattr(RecordingMonitor, "RegisterResource", spy)
-    plan = plan_av(stack_values("av-demo"))
-    ecs = [r for r in plan.of_type("alicloud:ecs/instance:Instance") if "-turn-" in r.name]
-    assert ecs and all(seen[f"{r.type}::{r.name}"] == ["userData"] for r in ecs)
-    (ec2,) = [r for r in plan.of_type("aws:ec2/instance:Instance") if "-turn-" in r.name]
-    assert ec2.inputs["userDataReplaceOnChange"] is True
+def deliveries(plan: Plan) -> dict[str, ResourceRecord]:
+    """``<ap>-turn-N`` -> the Command or Document that delivers its coturn config."""
+    return {r.name.removesuffix("-coturn"): r for t in DELIVERY for r in plan.of_type(t) if r.name.endswith("-coturn")}
+
+
+def delivery_script(record: ResourceRecord) -> str:
+    if record.type == "alicloud:ecs/command:Command":
+        return base64.b64decode(reveal(record.inputs["commandContent"])).decode()
+    (step,) = json.loads(reveal(record.inputs["content"]))["mainSteps"]
+    return "\n".join(step["inputs"]["runCommand"]) + "\n"
+
+
+APPLY_LINE = '"$root/usr/local/sbin/wfga-apply-coturn"'
+STAGED = "etc/wfga/turnserver.conf"
+
+
+def run_delivery(record: ResourceRecord, where: Path) -> tuple[Path, list[str]]:
+    """Runs the delivery under a scratch root with cloud-init recorded and the apply script's run
+    recorded instead of done (test_turn_render tests the apply script against recorders)."""
+    root, calls, bin_dir = where / "root", where / "calls", where / "bin"
+    bin_dir.mkdir(parents=True)
+    recorder = bin_dir / "cloud-init"
+    recorder.write_text('#!/bin/sh\necho "cloud-init $*" >> "$CALLS"\n')
+    recorder.chmod(0o755)
+    lines = delivery_script(record).splitlines()
+    assert lines.count(APPLY_LINE) == 1
+    script = "\n".join('echo apply >> "$CALLS"' if line == APPLY_LINE else line for line in lines) + "\n"
+    env = {"PATH": f"{bin_dir}:/usr/bin:/bin", "WFGA_ROOT": str(root), "CALLS": str(calls)}
+    subprocess.run(["sh", "-c", script], env=env, check=True, timeout=30)
+    return root, calls.read_text().splitlines()
+
+
+def test_turn_vms_keep_running_and_a_config_change_travels_by_delivery(tmp_path: Path):
+    base = stack_plan("av-demo")
+    values = stack_values("av-demo")
+    values["wfga:av"]["janus"]["private_ips"].append("172.16.0.51")  # a second Janus server
+    changed = plan_av(values)
+    turn_instances = {r.name: r for t in INSTANCES for r in base.of_type(t) if "-turn-" in r.name}
+    assert {n: r.ignore_changes for n, r in turn_instances.items()} == {
+        "sg-turn-1": ["userData", "imageId"],
+        "sg-turn-2": ["userData", "imageId"],
+        "va-turn-1": ["userData", "userDataBase64", "ami"],
+    }
+    # Everything but the delivery is as it was: same VMs, EIPs and associations.
+    for t in (*INSTANCES, *EIPS, *ASSOCIATIONS):
+        before = {r.name: (r.id, r.inputs) for r in base.of_type(t) if "-turn-" in r.name}
+        after = {r.name: (r.id, r.inputs) for r in changed.of_type(t) if "-turn-" in r.name}
+        if t in INSTANCES:  # only the ignored user data differs
+            before = {n: (i, {k: v for k, v in x.items() if k != "userData"}) for n, (i, x) in before.items()}
+            after = {n: (i, {k: v for k, v in x.items() if k != "userData"}) for n, (i, x) in after.items()}
+        assert before == after, t
+    old, new = deliveries(base), deliveries(changed)
+    assert sorted(old) == sorted(new) == sorted(turn_instances)
+    for vm in old:
+        # A new name (the hash of the files) replaces the command or document, and with it the run.
+        assert old[vm].inputs["name"] != new[vm].inputs["name"]
+        assert new[vm].inputs["name"].startswith(f"wfga-{vm}-coturn-")
+        old_root, _ = run_delivery(old[vm], tmp_path / "old" / vm)
+        new_root, _ = run_delivery(new[vm], tmp_path / "new" / vm)
+        assert "allowed-peer-ip=172.16.0.51" not in (old_root / STAGED).read_text().splitlines()
+        assert "allowed-peer-ip=172.16.0.51" in (new_root / STAGED).read_text().splitlines()
+    runs = {r.name: r for t in RUNS for r in changed.of_type(t) if r.name.endswith("-coturn")}
+    commands = {r.id for r in changed.of_type("alicloud:ecs/command:Command")}
+    assert {runs[f"{vm}-coturn"].inputs.get("commandId") in commands for vm in ("sg-turn-1", "sg-turn-2")} == {True}
+    assert runs["va-turn-1-coturn"].inputs["name"] == new["va-turn-1"].inputs["name"]
+    # The same config keeps its name: nothing runs again.
+    again = plan_av(stack_values("av-demo"))
+    assert {vm: r.inputs["name"] for vm, r in deliveries(again).items()} == {
+        vm: r.inputs["name"] for vm, r in old.items()
+    }
+
+
+def test_the_delivery_is_secret_and_writes_exactly_what_the_user_data_bootstraps(tmp_path: Path):
+    plan = stack_plan("av-demo")
+    instances = {r.name: r for t in INSTANCES for r in plan.of_type(t) if "-turn-" in r.name}
+    for vm, record in deliveries(plan).items():
+        secret_input = "commandContent" if record.type == "alicloud:ecs/command:Command" else "content"
+        assert is_secret(record.inputs[secret_input]) and not is_secret(record.inputs["name"])
+        boot = yaml.safe_load(reveal(instances[vm].inputs["userData"]))["write_files"]
+        root, calls = run_delivery(record, tmp_path / vm)
+        assert calls == ["cloud-init status --wait", "apply"]
+        assert any(line.startswith("user=wfchat:0x") for line in (root / STAGED).read_text().splitlines())
+        for f in boot:
+            written = root / f["path"].lstrip("/")
+            assert written.read_text() == f["content"], f["path"]
+            assert oct(written.stat().st_mode & 0o777) == oct(int(f["permissions"], 8)), f["path"]
+        assert sorted(p.name for p in root.rglob("*") if p.is_file()) == sorted(Path(f["path"]).name for f in boot)
+
+
+def test_eip_associations_of_turn_vms_go_first_on_a_deliberate_replacement():
+    plan = stack_plan("av-demo")
     associations = [r for t in ASSOCIATIONS for r in plan.of_type(t) if "-turn-" in r.name]
     assert len(associations) == 3
     assert all(r.delete_before_replace for r in associations)
+
+
+def test_aws_turn_vms_get_the_ssm_agent_role():
+    plan = stack_plan("av-demo")
+    (instance,) = [r for r in plan.of_type(INSTANCES[1]) if "-turn-" in r.name]
+    (profile,) = [r for r in plan.of_type("aws:iam/instanceProfile:InstanceProfile") if r.name == "va-turn-ssm"]
+    (role,) = [r for r in plan.of_type("aws:iam/role:Role") if r.name == "va-turn-ssm"]
+    (attachment,) = [
+        r for r in plan.of_type("aws:iam/rolePolicyAttachment:RolePolicyAttachment") if r.name == "va-turn-ssm"
+    ]
+    assert instance.inputs["iamInstanceProfile"] == profile.state["name"]
+    assert profile.inputs["role"] == role.state["name"] == attachment.inputs["role"]
+    assert attachment.inputs["policyArn"] == "arn:aws:iam::aws:policy/AmazonSSMManagedInstanceCore"
+    assert attachment.urn in instance.dependencies
 
 
 def test_outputs_name_every_turn_server_and_the_janus_settings():

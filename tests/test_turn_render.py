@@ -34,8 +34,10 @@ from wfga.plan.turn import (
     limit_nofile,
     link_estimate,
     media_outputs,
+    render_turn_delivery,
     render_turn_user_data,
     render_turnserver_conf,
+    turn_files,
     turn_ingress,
     turn_spec,
     turn_urls,
@@ -430,3 +432,20 @@ def test_turn_spec_of_a_config() -> None:
     assert spec.transports == ("udp",) and spec.peers == ("172.16.0.50",)
     assert spec.relay_ports == (49152, 65535)
     assert all(ipaddress.IPv4Address(p) for p in spec.peers)
+
+
+def test_the_delivery_ships_the_user_datas_files_and_changes_with_the_password() -> None:
+    delivery = render_turn_delivery(SPEC, password=PASSWORD)
+    files = turn_files(SPEC, password=PASSWORD)
+    data = yaml.safe_load(render_turn_user_data(SPEC, password=PASSWORD, distro="debian"))
+    assert [(f.path, f.permissions, f.content) for f in files] == [
+        (f["path"], f["permissions"], f["content"]) for f in data["write_files"]
+    ]
+    lines = delivery.script.splitlines()
+    # The staged config (it holds the key) is written with nothing readable by others, even briefly.
+    staged_at = next(i for i, line in enumerate(lines) if f"{STAGED_CONF}.wfga-new" in line)
+    assert "umask 077" in lines[staged_at - 3 : staged_at]
+    assert lines[-2:] == [f'"$root{APPLY_SCRIPT}"', f'echo "wfga: coturn config {delivery.key} is live"']
+    assert PASSWORD not in delivery.script
+    assert render_turn_delivery(SPEC, password=PASSWORD + "x").key != delivery.key
+    assert render_turn_delivery(SPEC, password=PASSWORD).key == delivery.key

@@ -279,6 +279,9 @@ def _write_file(f: BootFile) -> list[str]:
         if any(line == _HEREDOC_END for line in f.content.splitlines()) or not f.content.endswith("\n"):
             raise ValueError(f"{f.path}: content cannot travel in a here-document")
         write = [f"cat > {temp} <<'{_HEREDOC_END}'", f.content[:-1], _HEREDOC_END]
+    if f.permissions.endswith("00"):
+        # Owner only (a credential): never readable by others, not even before the chmod.
+        write = ["umask 077", *write, "umask 022"]
     return [
         f'mkdir -p "$root{posixpath.dirname(f.path)}"',
         *write,
@@ -287,23 +290,32 @@ def _write_file(f: BootFile) -> list[str]:
     ]
 
 
-def render_delivery(files: Sequence[BootFile]) -> Delivery:
+def render_delivery(
+    files: Sequence[BootFile],
+    *,
+    apply_script: str = APPLY_SCRIPT,
+    service: str = "nginx",
+    owner: str = "the VM access point's",
+    doc: str = "docs/vm-access-points.md",
+) -> Delivery:
     """The day-2 delivery of ``files``: rewrite each (atomically), then run the apply script.
 
-    The apply script is the one the bootstrap runs: ``nginx -t`` on the staged config, install it,
-    reload (never restart).  When nginx rejects the config, the script exits non-zero, the running
-    config stays, and Cloud Assistant / Systems Manager report the run as failed.
+    The apply script is the one the bootstrap runs: for nginx, ``nginx -t`` on the staged config,
+    install it, reload (never restart).  When it fails, the script exits non-zero, the running
+    config stays, and Cloud Assistant / Systems Manager report the run as failed.  ``service``,
+    ``owner`` and ``doc`` only word the script's comments and last line (another service's delivery,
+    such as a TURN relay's coturn, ships its own files and apply script).
     """
     digest = files_digest(files)
-    if not any(f.path == APPLY_SCRIPT for f in files):
-        raise ValueError(f"a delivery must ship the apply script {APPLY_SCRIPT}")
+    if not any(f.path == apply_script for f in files):
+        raise ValueError(f"a delivery must ship the apply script {apply_script}")
     lines = [
         "#!/bin/sh",
-        f"# wfga nginx delivery {digest[:12]}: the VM access point's files, then the bootstrap's apply script.",
-        "# Generated from the stack configuration; see docs/vm-access-points.md.",
+        f"# wfga {service} delivery {digest[:12]}: {owner} files, then the bootstrap's apply script.",
+        f"# Generated from the stack configuration; see {doc}.",
         "set -eu",
         'root="${WFGA_ROOT:-}"',
-        "# A fresh VM may get this while cloud-init still installs nginx: let the bootstrap finish first.",
+        f"# A fresh VM may get this while cloud-init still installs {service}: let the bootstrap finish first.",
         "if command -v cloud-init >/dev/null 2>&1; then",
         "    cloud-init status --wait >/dev/null 2>&1 || true",
         "fi",
@@ -311,7 +323,7 @@ def render_delivery(files: Sequence[BootFile]) -> Delivery:
     ]
     for f in files:
         lines += _write_file(f)
-    lines += [f'"$root{APPLY_SCRIPT}"', f'echo "wfga: nginx config {digest[:12]} is live"', ""]
+    lines += [f'"$root{apply_script}"', f'echo "wfga: {service} config {digest[:12]} is live"', ""]
     return Delivery(digest=digest, script="\n".join(lines))
 
 

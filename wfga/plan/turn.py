@@ -33,6 +33,7 @@ import yaml
 
 from wfga.model.av import TURN_PORT, TURN_TLS_PORT, AvConfig, Janus, Streams, TurnDistro, TurnServers
 from wfga.model.config import AccessPoint
+from wfga.plan.cloudinit import BootFile, Delivery, render_delivery
 
 STAGED_CONF = "/etc/wfga/turnserver.conf"
 # The Debian/Ubuntu coturn unit runs `turnserver -c /etc/turnserver.conf` as user turnserver.
@@ -266,15 +267,14 @@ def _str(dumper: yaml.SafeDumper, value: str) -> yaml.ScalarNode:
 _BlockDumper.add_representer(str, _str)
 
 
-def render_turn_user_data(spec: TurnSpec, *, password: str, distro: TurnDistro, private_ip: str | None = None) -> str:
-    """``#cloud-config`` user data that makes a fresh ``distro`` VM a TURN server of an access point.
+def turn_files(spec: TurnSpec, *, password: str, private_ip: str | None = None) -> tuple[BootFile, ...]:
+    """The files a TURN VM needs: staged config, sysctl, limits drop-in, apply script.
 
-    ``private_ip`` None: the apply script finds the VM's private address on the VM (the source
-    address of its route to Janus), so the user data does not depend on the instance it starts.
-    The result holds the credential key: treat it as a secret (a Pulumi secret output).
+    The bootstrap (:func:`render_turn_user_data`) writes them on first boot and every delivery
+    (:func:`render_turn_delivery`) rewrites them.  ``private_ip`` None: the apply script finds the
+    VM's private address on the VM (the source address of its route to Janus), so the files do not
+    depend on the instance.  The staged config holds the credential key.
     """
-    if distro not in ("debian", "ubuntu"):
-        raise ValueError(f"coturn is packaged for debian and ubuntu, not {distro!r}")
     if private_ip is not None:
         ipaddress.IPv4Address(private_ip)
     conf = _conf(
@@ -291,24 +291,48 @@ def render_turn_user_data(spec: TurnSpec, *, password: str, distro: TurnDistro, 
     sysctl = "# wfga TURN server: see docs/audio-video.md.\n" + "".join(
         f"{k} = {v}\n" for k, v in sysctl_settings(spec).items()
     )
+    return (
+        # Root only until the apply script installs it for coturn: it holds the credential key.
+        BootFile(STAGED_CONF, "0600", conf),
+        BootFile(SYSCTL_FILE, "0644", sysctl),
+        BootFile(LIMITS_DROP_IN, "0644", f"[Service]\nLimitNOFILE={limit_nofile(spec)}\n"),
+        BootFile(APPLY_SCRIPT, "0755", apply_script(spec)),
+    )
+
+
+def render_turn_user_data(spec: TurnSpec, *, password: str, distro: TurnDistro, private_ip: str | None = None) -> str:
+    """``#cloud-config`` user data that makes a fresh ``distro`` VM a TURN server of an access point.
+
+    ``private_ip`` None: the apply script finds the VM's private address on the VM (the source
+    address of its route to Janus), so the user data does not depend on the instance it starts.
+    The result holds the credential key: treat it as a secret (a Pulumi secret output).
+    """
+    if distro not in ("debian", "ubuntu"):
+        raise ValueError(f"coturn is packaged for debian and ubuntu, not {distro!r}")
+    files = turn_files(spec, password=password, private_ip=private_ip)
     data: dict[str, Any] = {
         "package_update": True,
         "packages": list(PACKAGES),
-        "write_files": [
-            # Root only until the apply script installs it for coturn: it holds the credential key.
-            {"path": STAGED_CONF, "permissions": "0600", "content": conf},
-            {"path": SYSCTL_FILE, "permissions": "0644", "content": sysctl},
-            {
-                "path": LIMITS_DROP_IN,
-                "permissions": "0644",
-                "content": f"[Service]\nLimitNOFILE={limit_nofile(spec)}\n",
-            },
-            {"path": APPLY_SCRIPT, "permissions": "0755", "content": apply_script(spec)},
-        ],
+        "write_files": [{"path": f.path, "permissions": f.permissions, "content": f.content} for f in files],
         # runcmd runs after package installation, so coturn, its user and its unit exist by then.
         "runcmd": [[APPLY_SCRIPT]],
     }
     return "#cloud-config\n" + yaml.dump(data, Dumper=_BlockDumper, sort_keys=False, width=1000)
+
+
+def render_turn_delivery(spec: TurnSpec, *, password: str) -> Delivery:
+    """The day-2 delivery of exactly the files the user data writes: rewrite them on the running
+    VM, then run the apply script, which restarts coturn only if its config changed.
+
+    Holds the credential key, like the user data: pass it as a secret.
+    """
+    return render_delivery(
+        turn_files(spec, password=password),
+        apply_script=APPLY_SCRIPT,
+        service="coturn",
+        owner="the TURN relay's",
+        doc="docs/audio-video.md",
+    )
 
 
 @dataclass(frozen=True)
