@@ -1,5 +1,14 @@
+import gc
+import os
 import sys
 
 from wfga.cli import main
 
-sys.exit(main())
+# One command, then exit.  A plan's hundreds of thousands of objects live to the end, so the cyclic
+# collector would only walk them again and again, and tearing the interpreter down would free them
+# one by one (seconds for a large plan); the operating system takes the whole process back at once.
+gc.disable()
+code = main()
+sys.stdout.flush()
+sys.stderr.flush()
+os._exit(code)

@@ -95,7 +95,10 @@ def outputs_of(spec: str) -> Outputs:
 
 
 def _write_json(target: str, data: Any) -> None:
-    text = json.dumps(data, indent=2, sort_keys=False) + "\n"
+    _write_text(target, json.dumps(data, indent=2, sort_keys=False) + "\n")
+
+
+def _write_text(target: str, text: str) -> None:
     if target == "-":
         sys.stdout.write(text)
     else:
@@ -137,7 +140,7 @@ def cmd_plan(args: argparse.Namespace) -> int:
         else {}
     )
     if args.json:
-        _write_json(args.json, plan.to_json())
+        _write_text(args.json, plan.json_text())
     if args.out:
         out = Path(args.out)
         _write_node_files(out, lines)

@@ -9,21 +9,26 @@ Unknown resource types and unknown invokes fail loudly rather than return someth
 from __future__ import annotations
 
 import asyncio
+import gc
 import hashlib
+import ipaddress
 import json
 import os
+import re
 import runpy
 import subprocess
 import sys
+import threading
 from collections.abc import Callable, Iterator
 from concurrent.futures import ThreadPoolExecutor
-from dataclasses import asdict, dataclass, field
+from contextlib import contextmanager
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
 import pulumi
 from pulumi.runtime import mocks as pulumi_mocks
-from pulumi.runtime import rpc, settings
+from pulumi.runtime import settings
 from pulumi.runtime.stack import wait_for_rpcs
 
 from wfga.model.config import ConfigError, parse_stack_config
@@ -161,6 +166,23 @@ class ResourceRecord:
     # Inputs the engine keeps at their deployed values (ResourceOptions.ignore_changes).
     ignore_changes: list[str] = field(default_factory=list)
 
+    def to_json(self) -> dict[str, Any]:
+        # Not dataclasses.asdict: that deep-copies every input and state value of every resource.
+        return {
+            "urn": self.urn,
+            "type": self.type,
+            "name": self.name,
+            "parent": self.parent,
+            "dependencies": self.dependencies,
+            "protect": self.protect,
+            "provider": self.provider,
+            "id": self.id,
+            "inputs": self.inputs,
+            "state": self.state,
+            "custom": self.custom,
+            "aliases": self.aliases,
+        }
+
 
 @dataclass
 class Plan:
@@ -172,10 +194,28 @@ class Plan:
     def to_json(self) -> dict[str, Any]:
         return {
             "stack": self.stack,
-            "resources": [asdict(r) for r in self.resources],
+            "resources": [r.to_json() for r in self.resources],
             "outputs": self.outputs,
             "placeholders": sorted(self.placeholders),
         }
+
+    def json_text(self) -> str:
+        """``to_json`` as text, the same bytes for the same stack file on every run.
+
+        Resources come sorted by URN and each takes one line, with the keys of its inputs and
+        state sorted (they arrive in protobuf map order); outputs keep the program's order (nodes
+        in config order) with each row or node entry on its own line.  Deeper values are written
+        by the C encoder in one call each: the indenting encoder is pure Python, and several times
+        slower on a plan of thousands of resources.
+        """
+        out = ['{\n  "stack": ', json.dumps(self.stack), ',\n  "resources": [']
+        out += [("\n    " if i == 0 else ",\n    ") + _resource_line(r.to_json()) for i, r in enumerate(self.resources)]
+        out.append('\n  ],\n  "outputs": ')
+        out.append(_expanded(self.outputs, 2, "  "))
+        out.append(',\n  "placeholders": ')
+        out.append(_expanded(sorted(self.placeholders), 1, "  "))
+        out.append("\n}\n")
+        return "".join(out)
 
     def of_type(self, type_: str) -> list[ResourceRecord]:
         return [r for r in self.resources if r.type == type_]
@@ -187,13 +227,47 @@ class Plan:
         return (r for r in self.resources if r.parent == parent_urn)
 
 
+def _resource_line(resource: dict[str, Any]) -> str:
+    return (
+        "{"
+        + ", ".join(
+            f"{json.dumps(key)}: {json.dumps(value, sort_keys=key in ('inputs', 'state'))}"
+            for key, value in resource.items()
+        )
+        + "}"
+    )
+
+
+def _expanded(value: Any, depth: int, indent: str) -> str:
+    """``value`` with its containers laid out one item per line ``depth`` levels deep, compact below."""
+    if depth <= 0 or not isinstance(value, dict | list) or not value:
+        return json.dumps(value)
+    inner = indent + "  "
+    if isinstance(value, dict):
+        items = [f"{inner}{json.dumps(k)}: {_expanded(v, depth - 1, inner)}" for k, v in value.items()]
+        return "{\n" + ",\n".join(items) + f"\n{indent}}}"
+    return "[\n" + ",\n".join(f"{inner}{_expanded(v, depth - 1, inner)}" for v in value) + f"\n{indent}]"
+
+
 StackResolver = Callable[[str], dict[str, Any]]
+
+# While the program runs, each placeholder address is a provisional one, handed out in registration
+# order from 240.0.0.0/8 (reserved, never routed, and no documentation range); the final address is
+# chosen afterwards from the set of all of them (see WfgaMocks.final_addresses), so it cannot depend
+# on which worker thread registered an EIP first.
+_PROVISIONAL_NETWORK = ipaddress.IPv4Network("240.0.0.0/8")
+_PROVISIONAL = re.compile(r"(?<![\d.])240\.\d{1,3}\.\d{1,3}\.\d{1,3}(?![\d.])")
+_ANY_IPV4 = re.compile(r"(?<![\d.])\d{1,3}(?:\.\d{1,3}){3}(?![\d.])")
 
 
 class WfgaMocks(pulumi.runtime.Mocks):
-    def __init__(self, resolve_stack: StackResolver) -> None:
+    def __init__(self, resolve_stack: StackResolver, reserved: frozenset[str] = frozenset()) -> None:
+        """``reserved``: addresses the stack's own configuration spells out; no placeholder takes one."""
         self._resolve_stack = resolve_stack
-        self._used_ips: set[str] = set()
+        self._reserved = reserved
+        self._lock = threading.Lock()
+        self._next_provisional = int(_PROVISIONAL_NETWORK.network_address)
+        self._provisional: dict[tuple[str, str], str] = {}
         self.placeholders: set[str] = set()
 
     def _digest(self, *parts: str) -> str:
@@ -205,16 +279,38 @@ class WfgaMocks(pulumi.runtime.Mocks):
         return value
 
     def _ipv4(self, type_: str, name: str) -> str:
-        # Keyed on type and name, not stack: the demo and the per-region stacks name an EIP alike
-        # and so agree on its placeholder.  Linear probing keeps addresses unique within a run.
-        start = int(self._digest(type_, name), 16) % len(_PLACEHOLDER_POOL)
-        for step in range(len(_PLACEHOLDER_POOL)):
-            candidate = _PLACEHOLDER_POOL[(start + step) % len(_PLACEHOLDER_POOL)]
-            if candidate not in self._used_ips:
-                self._used_ips.add(candidate)
-                self.placeholders.add(candidate)
-                return candidate
-        raise OfflineError("ran out of placeholder addresses")
+        with self._lock:
+            if (type_, name) in self._provisional:
+                raise OfflineError(f"two {type_} resources are named {name}; placeholders are keyed on type and name")
+            while True:
+                self._next_provisional += 1
+                candidate = str(ipaddress.IPv4Address(self._next_provisional))
+                if candidate not in self._reserved:
+                    break
+            self._provisional[(type_, name)] = candidate
+            return candidate
+
+    def final_addresses(self) -> dict[str, str]:
+        """Provisional -> final placeholder address, a function of the set of (type, name) alone.
+
+        Each address starts at a hash of its resource's type and name in the documentation ranges;
+        on a collision the resource whose (type, name) sorts first keeps it and the other probes on.
+        Addresses the configuration spells out are skipped.
+        """
+        taken: set[str] = set(self._reserved)
+        final: dict[str, str] = {}
+        pool = len(_PLACEHOLDER_POOL)
+        for (type_, name), provisional in sorted(self._provisional.items()):
+            start = int(self._digest(type_, name), 16) % pool
+            for step in range(pool):
+                candidate = _PLACEHOLDER_POOL[(start + step) % pool]
+                if candidate not in taken:
+                    break
+            else:
+                raise OfflineError(f"ran out of placeholder addresses ({pool} in {len(PLACEHOLDER_NETWORKS)} ranges)")
+            taken.add(candidate)
+            final[provisional] = candidate
+        return final
 
     def new_resource(self, args: pulumi.runtime.MockResourceArgs) -> tuple[str | None, dict[str, Any]]:
         if args.typ == "pulumi:pulumi:StackReference":
@@ -236,7 +332,6 @@ class WfgaMocks(pulumi.runtime.Mocks):
                 state[attr] = resource_id
             elif kind == "ipv4":
                 state[attr] = self._ipv4(args.typ, args.name)
-
             elif kind == "dns":
                 state[attr] = f"{self._digest(args.typ, args.name)[:12]}.placeholder.invalid"
                 self.placeholders.add(state[attr])
@@ -270,11 +365,36 @@ class WfgaMocks(pulumi.runtime.Mocks):
         raise OfflineError(f"the offline plan does not model invoke {args.token}")
 
 
+class _SeenInputs(pulumi.runtime.Mocks):
+    """Passes each call on, keeping the inputs the SDK already deserialized for the mocks.
+
+    The monitor records those instead of deserializing the request a second time; one request is
+    handled start to end on one worker thread, so a thread-local slot is enough.
+    """
+
+    def __init__(self, mocks: pulumi.runtime.Mocks) -> None:
+        self.mocks = mocks
+        self._local = threading.local()
+
+    def take(self) -> dict[str, Any]:
+        inputs: dict[str, Any] = self._local.inputs
+        del self._local.inputs
+        return inputs
+
+    def new_resource(self, args: pulumi.runtime.MockResourceArgs) -> tuple[str | None, dict[str, Any]]:
+        self._local.inputs = args.inputs
+        return self.mocks.new_resource(args)
+
+    def call(self, args: pulumi.runtime.MockCallArgs) -> tuple[dict[str, Any], list[tuple[str, str]] | None]:
+        return self.mocks.call(args)
+
+
 class RecordingMonitor(pulumi_mocks.MockMonitor):
     """Sees what the engine would: parent, dependencies, protect and provider of each resource."""
 
     def __init__(self, mocks: WfgaMocks, records: list[ResourceRecord]) -> None:
-        super().__init__(mocks)
+        self._seen = _SeenInputs(mocks)
+        super().__init__(self._seen)
         self.records = records
         self.aliases: dict[str, list[str]] = {}
 
@@ -306,12 +426,13 @@ class RecordingMonitor(pulumi_mocks.MockMonitor):
                 type=request.type,
                 name=request.name,
                 parent=request.parent,
-                dependencies=list(getattr(request, "dependencies", [])),
+                dependencies=sorted(getattr(request, "dependencies", [])),
                 protect=bool(getattr(request, "protect", False)),
                 provider=request.provider,
                 id=(registration.id or "") if registration else "",
                 inputs=inputs,
-                state=dict(registration.state) if registration and registration.state else {},
+                # The mocks made this dict for this resource alone; the monitor's registry shares it.
+                state=registration.state if registration and registration.state else {},
                 custom=custom,
                 aliases=aliases,
                 custom_timeouts=_timeouts(request),
@@ -323,13 +444,12 @@ class RecordingMonitor(pulumi_mocks.MockMonitor):
     def RegisterResource(self, request: Any) -> Any:
         response = super().RegisterResource(request)  # type: ignore[no-untyped-call]
         if request.type != "pulumi:pulumi:Stack":
-            inputs = rpc.deserialize_properties(request.object)
-            self._record(response.urn, request, inputs, bool(request.custom))
+            self._record(response.urn, request, self._seen.take(), bool(request.custom))
         return response
 
     def ReadResource(self, request: Any) -> Any:
         response = super().ReadResource(request)  # type: ignore[no-untyped-call]
-        self._record(response.urn, request, rpc.deserialize_properties(request.properties), True)
+        self._record(response.urn, request, self._seen.take(), True)
         return response
 
 
@@ -357,14 +477,90 @@ def _config_text(value: Any) -> str:
     return value if isinstance(value, str) else json.dumps(value)
 
 
-def _resolve_outputs(outputs: dict[str, Any], loop: asyncio.AbstractEventLoop) -> dict[str, Any]:
-    async def resolve() -> dict[str, Any]:
-        resolved = {}
-        for key, value in outputs.items():
-            resolved[key] = await pulumi.Output.from_input(value).future()
-        return resolved
+def _json_key(key: Any) -> str:
+    return key if isinstance(key, str) else json.dumps(key)
 
-    return loop.run_until_complete(resolve())
+
+class _Settle:
+    """Stack outputs as plain JSON values with final placeholder addresses, in one walk.
+
+    Exports are dicts and lists with Outputs inside; by the time the program's RPCs are done every
+    Output has its value, so each is awaited once where it sits (``Output.from_input`` on the whole
+    export would wrap every leaf of every row in Outputs of its own first).
+    """
+
+    def __init__(self, swap: Callable[[str], str]) -> None:
+        self.swap = swap
+
+    def leaf(self, value: Any) -> Any:
+        if isinstance(value, str):
+            return self.swap(value)
+        if value is None or isinstance(value, bool | int | float):
+            return value
+        raise OfflineError(f"a stack output holds {type(value).__name__}, which JSON cannot carry")
+
+    async def value(self, value: Any) -> Any:
+        while isinstance(value, pulumi.Output):
+            value = await value.future()
+        if isinstance(value, dict):
+            return {
+                _json_key(k): await self.value(v) if isinstance(v, _NESTED) else self.leaf(v) for k, v in value.items()
+            }
+        if isinstance(value, list | tuple):
+            return [await self.value(v) if isinstance(v, _NESTED) else self.leaf(v) for v in value]
+        return self.leaf(value)
+
+
+_NESTED = (pulumi.Output, dict, list, tuple)
+
+
+def _swapper(final: dict[str, str]) -> Callable[[str], str]:
+    def swap(text: str) -> str:
+        if "240." not in text:
+            return text
+        return _PROVISIONAL.sub(lambda m: final.get(m.group(0), m.group(0)), text)
+
+    return swap
+
+
+def _swap_in_place(container: dict[str, Any] | list[Any], swap: Callable[[str], str]) -> None:
+    """Final addresses into a record's own inputs or state (fresh containers, shared with no one else)."""
+    if isinstance(container, dict):
+        for key, value in container.items():
+            if isinstance(value, str):
+                if "240." in value:
+                    container[key] = swap(value)
+            elif isinstance(value, dict | list):
+                _swap_in_place(value, swap)
+        return
+    for index, value in enumerate(container):
+        if isinstance(value, str):
+            if "240." in value:
+                container[index] = swap(value)
+        elif isinstance(value, dict | list):
+            _swap_in_place(value, swap)
+
+
+@contextmanager
+def _collector_paused() -> Iterator[None]:
+    """No cyclic garbage collection while the program runs.
+
+    The program allocates hundreds of thousands of objects that live until the plan is written
+    (resources, Outputs, futures, requests); each full collection walks all of them and the imported
+    SDKs, so collections made a plan superlinear in its resources.  Garbage cycles left over wait
+    for the next collection after the program.
+    """
+    enabled = gc.isenabled()
+    gc.disable()
+    try:
+        yield
+    finally:
+        if enabled:
+            gc.enable()
+
+
+def _addresses_in(values: dict[str, Any]) -> frozenset[str]:
+    return frozenset(_ANY_IPV4.findall(json.dumps(values, default=str)))
 
 
 def stack_resolver(root: Path, depth: int) -> StackResolver:
@@ -426,45 +622,109 @@ def execute_program(
     ``records``, when given, receives each resource as it registers, even if the program fails.
     """
     depth = int(os.environ.get("WFGA_REFERENCE_DEPTH", "0"))
-    mocks = WfgaMocks(resolver or stack_resolver(root, depth))
-    monitor = RecordingMonitor(mocks, [] if records is None else records)
+    mocks = WfgaMocks(resolver or stack_resolver(root, depth), _addresses_in(stack.values))
+    recorded: list[ResourceRecord] = [] if records is None else records
+    monitor = RecordingMonitor(mocks, recorded)
     loop = asyncio.new_event_loop()
     asyncio.set_event_loop(loop)
     # The mock monitor runs in executor threads and wants an event loop in each; give every thread
     # one we can close afterwards, or they are closed (noisily) during interpreter exit.
     thread_loops: list[asyncio.AbstractEventLoop] = []
     loop.set_default_executor(ThreadPoolExecutor(initializer=_thread_loop, initargs=(thread_loops,)))
-    try:
-        settings.reset_options()
-        pulumi.runtime.set_all_config({k: _config_text(v) for k, v in stack.values.items()}, sorted(stack.secret_keys))
-        pulumi.runtime.set_mocks(mocks, project="wfga", stack=stack.stack, preview=False, monitor=monitor)
-        program = program_dir(root)
-        sys.path.insert(0, str(program))
+    with _collector_paused():
         try:
-            runpy.run_path(str(program / "__main__.py"), run_name="__main__")
-            loop.run_until_complete(wait_for_rpcs())
+            settings.reset_options()
+            pulumi.runtime.set_all_config(
+                {k: _config_text(v) for k, v in stack.values.items()}, sorted(stack.secret_keys)
+            )
+            pulumi.runtime.set_mocks(mocks, project="wfga", stack=stack.stack, preview=False, monitor=monitor)
+            program = program_dir(root)
+            sys.path.insert(0, str(program))
+            try:
+                runpy.run_path(str(program / "__main__.py"), run_name="__main__")
+                loop.run_until_complete(wait_for_rpcs())
+            finally:
+                sys.path.remove(str(program))
+            final = mocks.final_addresses()
+            swap = _swapper(final)
+            stack_resource = settings.get_root_resource()
+            outputs = loop.run_until_complete(_Settle(swap).value(dict(getattr(stack_resource, "outputs", {}))))
         finally:
-            sys.path.remove(str(program))
-        stack_resource = settings.get_root_resource()
-        outputs = _resolve_outputs(dict(getattr(stack_resource, "outputs", {})), loop)
-    finally:
-        # Stack outputs and failed programs leave RPC tasks behind; finish them before closing.
-        pending = asyncio.all_tasks(loop)
-        for task in pending:
-            task.cancel()
-        loop.run_until_complete(asyncio.gather(*pending, return_exceptions=True))
-        loop.run_until_complete(loop.shutdown_default_executor())
-        for thread_loop in thread_loops:
-            thread_loop.close()
-        asyncio.set_event_loop(None)
-        loop.close()
+            # Stack outputs and failed programs leave RPC tasks behind; finish them before closing.
+            pending = asyncio.all_tasks(loop)
+            for task in pending:
+                task.cancel()
+            loop.run_until_complete(asyncio.gather(*pending, return_exceptions=True))
+            loop.run_until_complete(loop.shutdown_default_executor())
+            for thread_loop in thread_loops:
+                thread_loop.close()
+            asyncio.set_event_loop(None)
+            loop.close()
+    for record in recorded:
+        _swap_in_place(record.inputs, swap)
+        _swap_in_place(record.state, swap)
     return Plan(
         stack=stack.stack,
-        resources=monitor.records,
-        outputs=json.loads(json.dumps(outputs)),
-        placeholders=sorted(mocks.placeholders),
+        resources=sorted(recorded, key=lambda r: r.urn),
+        outputs=outputs,
+        placeholders=sorted(mocks.placeholders | set(final.values())),
     )
 
 
 def plan_stack_file(stack_file: Path, root: Path) -> Plan:
     return run_program(load_stack(stack_file, root), root)
+
+
+class StackPlanner:
+    """Plans stacks of one project in this process, the same inputs once.
+
+    ``project`` holds ``Pulumi.yaml`` and ``stacks/``; ``code`` the ``__main__.py`` that runs
+    (the same directory, unless a git ref's stacks are planned with identical code from here).
+    A stack's ``wfga:core_stack`` is planned first, here, and its StackReference answered from that
+    plan instead of a child process.  Plans are kept by their inputs (stack name, merged config,
+    secret keys, referenced outputs, code), which is all a plan depends on: the two sides of a diff
+    share a stack's plan when nothing it reads changed.  ``cache`` may be shared between planners.
+    """
+
+    def __init__(self, project: Path, code: Path | None = None, cache: dict[str, Plan] | None = None) -> None:
+        self.project = project
+        self.code = code or project
+        self._cache: dict[str, Plan] = {} if cache is None else cache
+        self._planning: set[Path] = set()
+
+    def plan_file(self, stack_file: Path) -> Plan:
+        return self.plan_values(load_stack(stack_file, self.project))
+
+    def plan_values(self, stack: StackValues) -> Plan:
+        references = self._references(stack)
+        key = json.dumps(
+            [stack.stack, stack.values, sorted(stack.secret_keys), references, str(self.code)],
+            sort_keys=True,
+            default=str,
+        )
+        if key not in self._cache:
+            fallback = stack_resolver(self.project, int(os.environ.get("WFGA_REFERENCE_DEPTH", "0")))
+
+            def resolve(name: str) -> dict[str, Any]:
+                return references[name] if name in references else fallback(name)
+
+            self._cache[key] = run_program(stack, self.code, resolve)
+        return self._cache[key]
+
+    def _references(self, stack: StackValues) -> dict[str, dict[str, Any]]:
+        try:
+            core = parse_stack_config(stack.values, stack.secret_keys).core_stack
+        except ConfigError:
+            return {}  # run_program reports it
+        if core is None:
+            return {}
+        path = stack_path(self.project, core.rsplit("/", 1)[-1]).resolve()
+        if not path.is_file() or path in self._planning:
+            return {}  # the program's own StackReference fails with the reason
+        self._planning.add(path)
+        try:
+            return {core: self.plan_file(path).outputs}
+        except (ConfigError, OfflineError):
+            return {}  # planned again in a child process, which reports the error as the reference's
+        finally:
+            self._planning.discard(path)

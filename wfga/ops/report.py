@@ -29,7 +29,8 @@ PORT_MAP_COLUMNS = (
 
 
 def mark_placeholders(text: str, placeholders: Iterable[str]) -> str:
-    known = set(placeholders)
+    """Every placeholder address in ``text`` with a mark; pass a set when calling once per row."""
+    known = placeholders if isinstance(placeholders, set | frozenset) else set(placeholders)
     return _IPV4.sub(lambda m: m.group(0) + MARK if m.group(0) in known else m.group(0), text)
 
 
@@ -47,9 +48,12 @@ def _short_type(type_: str) -> str:
 
 def resource_summary(plan: Plan) -> str:
     components = [r for r in plan.resources if not r.custom and r.type.startswith("wfga:")]
+    children: dict[str, Counter[str]] = {}
+    for r in plan.resources:
+        children.setdefault(r.parent, Counter())[_short_type(r.type)] += 1
     lines = []
     for comp in components:
-        kids = Counter(_short_type(r.type) for r in plan.children(comp.urn))
+        kids = children.get(comp.urn, Counter())
         detail = ", ".join(f"{n} {t}" for t, n in sorted(kids.items()))
         lines.append(f"  {_short_type(comp.type)} {comp.name}: {sum(kids.values())} resources ({detail})")
     top = Counter(
@@ -66,10 +70,11 @@ def resource_summary(plan: Plan) -> str:
 
 def port_map_table(rows: list[dict[str, Any]], placeholders: Iterable[str] = ()) -> str:
     """One line per listener; the addresses of its load balancer's zones share it."""
+    known = set(placeholders)
     grouped: dict[tuple[str, ...], list[str]] = {}
     for row in rows:
         key = tuple(str(row[c]) for c in PORT_MAP_COLUMNS if c not in ("zone", "public_ip"))
-        grouped.setdefault(key, []).append(mark_placeholders(str(row["public_ip"]), placeholders))
+        grouped.setdefault(key, []).append(mark_placeholders(str(row["public_ip"]), known))
     header = [c.replace("_", " ") for c in PORT_MAP_COLUMNS if c not in ("zone", "public_ip")]
     return table(
         [[*key[:2], " ".join(ips), *key[2:]] for key, ips in grouped.items()], [*header[:2], "public ips", *header[2:]]
@@ -209,6 +214,7 @@ def _node_section(plan: Plan, allow_placeholders: bool) -> list[str]:
 
 def render_plan(plan: Plan, *, allow_placeholders: bool = False) -> str:
     out = [f"wfga offline plan: stack {plan.stack} (mock runtime: no cloud was contacted)", ""]
+    placeholders = set(plan.placeholders)
     out += ["Resources", resource_summary(plan), ""]
     bom = bill_of_materials(plan)
     if bom:
@@ -217,11 +223,11 @@ def render_plan(plan: Plan, *, allow_placeholders: bool = False) -> str:
     if "cen" in outputs:
         out += ["CEN (core)", *(f"  {k}: {v}" for k, v in outputs["cen"].items()), ""]
     if "port_map" in outputs:
-        out += ["Port map", port_map_table(outputs["port_map"], plan.placeholders), ""]
+        out += ["Port map", port_map_table(outputs["port_map"], placeholders), ""]
     if "backup_addresses" in outputs:
         out += [*_node_section(plan, allow_placeholders), ""]
     if outputs.get("service_domains") or "object_storage" in outputs:
-        out += ["Service domains and object storage", edge_table(outputs, plan.placeholders), ""]
+        out += ["Service domains and object storage", edge_table(outputs, placeholders), ""]
     if "media_config" in outputs:
         out += ["Media config (im-server wildfirechat.conf; add media.access_key and media.secret_key)"]
         out += [f"  {line}" for line in outputs["media_config"]]
