@@ -39,8 +39,9 @@ from dataclasses import asdict, dataclass, field, replace
 from pathlib import Path
 from typing import Any, Literal
 
-from wfga.offline.engine import plan_stack_file
-from wfga.offline.stackfile import stack_name_of, stack_path
+from wfga.model.config import ConfigError
+from wfga.offline.engine import Plan, StackPlanner
+from wfga.offline.stackfile import program_dir, stack_name_of, stack_path
 from wfga.ops.report import MARK, mark_placeholders
 
 Impact = Literal["none", "additive", "disruptive"]
@@ -512,10 +513,53 @@ def _git(root: Path, *args: str) -> bytes:
     return proc.stdout
 
 
-class RefTree:
-    """A git ref's tree exported to a temporary directory; plans its stacks with its own code."""
+def code_files(project: Path) -> dict[str, bytes]:
+    """What a plan's program is made of, by path: its ``__main__.py`` and the two packages it imports."""
+    program = program_dir(project) / "__main__.py"
+    files = {"__main__.py": program.read_bytes() if program.is_file() else b""}
+    for package in ("wfga", "components"):
+        for path in sorted((project / package).rglob("*")):
+            if path.is_file() and "__pycache__" not in path.parts:
+                files[path.relative_to(project).as_posix()] = path.read_bytes()
+    return files
 
-    def __init__(self, root: Path, ref: str, directory: Path) -> None:
+
+# Run inside a git ref's exported tree: its own wfga plans every stack asked for, one process for
+# all of them, each stack's errors kept apart.
+_PLAN_STACKS = """
+import contextlib, gc, io, json, os, sys, traceback
+gc.disable()
+from wfga.cli import main
+out = sys.argv[1]
+status = {}
+for stack in sys.argv[2:]:
+    err = io.StringIO()
+    with contextlib.redirect_stderr(err):
+        try:
+            code = main(["plan", stack, "--json", os.path.join(out, stack + ".json"), "--quiet"])
+        except SystemExit as exit:
+            code = exit.code if isinstance(exit.code, int) else 1
+        except BaseException:
+            traceback.print_exc()
+            code = 1
+    status[stack] = [code, err.getvalue()]
+with open(os.path.join(out, "status.json"), "w", encoding="utf-8") as f:
+    json.dump(status, f)
+sys.stdout.flush()
+sys.stderr.flush()
+os._exit(0)
+"""
+
+
+class RefTree:
+    """A git ref's tree exported to a temporary directory; plans its stacks with its own code.
+
+    When that code is byte for byte the working tree's, its stacks are planned in this process
+    (sharing plans with the working tree's side through ``cache``); otherwise one child process
+    runs the ref's own code for all the stacks asked for.
+    """
+
+    def __init__(self, root: Path, ref: str, directory: Path, cache: dict[str, Plan] | None = None) -> None:
         self.ref = ref
         try:
             _git(root, "rev-parse", "--verify", "--quiet", f"{ref}^{{commit}}")
@@ -528,35 +572,88 @@ class RefTree:
         with tarfile.open(fileobj=io.BytesIO(archive)) as tar:
             tar.extractall(directory, filter="data")
         self.project = directory / prefix
+        self.shares_code = code_files(self.project) == code_files(root)
+        self.planner = StackPlanner(self.project, code=root, cache=cache) if self.shares_code else None
 
     def stacks(self) -> list[str]:
         return sorted(stack_name_of(p) for p in (self.project / "stacks").glob("Pulumi.*.yaml"))
 
     def plan(self, stack: str) -> dict[str, Any]:
-        if not stack_path(self.project, stack).is_file():
-            return empty_plan(stack)
-        out = self.project / f".wfga-diff-{stack}.json"
+        return self.start([stack]).result()[stack]
+
+    def start(self, stacks: Sequence[str]) -> PendingPlans:
+        """Begin planning ``stacks``; with the ref's own code the child process runs meanwhile."""
+        plans = {stack: empty_plan(stack) for stack in stacks if not stack_path(self.project, stack).is_file()}
+        present = [stack for stack in stacks if stack not in plans]
+        if self.planner is not None or not present:
+            return PendingPlans(self, plans, present, None)
+        out = self.project / ".wfga-diff"
+        out.mkdir(exist_ok=True)
         # The ref's own code, not ours: drop anything that could put this tree's wfga first.
         env = {k: v for k, v in os.environ.items() if k != "PYTHONPATH"}
-        proc = subprocess.run(
-            [sys.executable, "-m", "wfga", "plan", stack, "--json", str(out), "--quiet"],
+        proc = subprocess.Popen(
+            [sys.executable, "-c", _PLAN_STACKS, str(out), *present],
             cwd=self.project,
             env=env,
-            capture_output=True,
+            stdout=subprocess.DEVNULL,
+            stderr=subprocess.PIPE,
             text=True,
-            check=False,
         )
-        if proc.returncode != 0:
+        return PendingPlans(self, plans, present, proc)
+
+
+class PendingPlans:
+    """A ref's plans under way: in a child process, or (same code as here) planned on ``result``."""
+
+    def __init__(
+        self,
+        tree: RefTree,
+        plans: dict[str, dict[str, Any]],
+        stacks: list[str],
+        proc: subprocess.Popen[str] | None,
+    ) -> None:
+        self._tree, self._plans, self._stacks, self._proc = tree, plans, stacks, proc
+
+    def result(self) -> dict[str, dict[str, Any]]:
+        tree, plans = self._tree, self._plans
+        if self._proc is None:
+            if tree.planner is not None:
+                for stack in self._stacks:
+                    plans[stack] = _planned(tree.planner, stack_path(tree.project, stack), f"{stack} at {tree.ref}")
+            return plans
+        _, stderr = self._proc.communicate()
+        out = tree.project / ".wfga-diff"
+        try:
+            status: dict[str, list[Any]] = json.loads((out / "status.json").read_text(encoding="utf-8"))
+        except (OSError, ValueError):
             raise DiffInputError(
-                f"planning stack {stack} at {self.ref} failed (exit {proc.returncode}):\n{proc.stderr.strip()}"
-            )
-        return _read_plan_json(out)
+                f"planning {', '.join(self._stacks)} at {tree.ref} failed (exit {self._proc.returncode}):\n"
+                f"{stderr.strip()}"
+            ) from None
+        for stack in self._stacks:
+            code, errors = status[stack]
+            if code != 0:
+                raise DiffInputError(f"planning stack {stack} at {tree.ref} failed (exit {code}):\n{errors.strip()}")
+            plans[stack] = _read_plan_json(out / f"{stack}.json")
+        return plans
+
+    def cancel(self) -> None:
+        if self._proc is not None and self._proc.poll() is None:
+            self._proc.kill()
+            self._proc.communicate()
+
+
+def _planned(planner: StackPlanner, stack_file: Path, what: str) -> dict[str, Any]:
+    try:
+        return planner.plan_file(stack_file).to_json()
+    except ConfigError as err:
+        raise DiffInputError(f"planning stack {what} failed:\n{err}") from None
 
 
 @contextmanager
-def ref_tree(root: Path, ref: str) -> Iterator[RefTree]:
+def ref_tree(root: Path, ref: str, cache: dict[str, Plan] | None = None) -> Iterator[RefTree]:
     with tempfile.TemporaryDirectory(prefix="wfga-diff-") as tmp:
-        yield RefTree(root, ref, Path(tmp))
+        yield RefTree(root, ref, Path(tmp), cache)
 
 
 def is_path(spec: str) -> bool:
@@ -564,22 +661,26 @@ def is_path(spec: str) -> bool:
     return spec.endswith((".yaml", ".yml", ".json")) or Path(spec).is_file()
 
 
-def load_side(spec: str, root: Path) -> tuple[dict[str, Any], str]:
-    """A plan and its label from STACK, a stack file, a plan JSON file or REF:STACK."""
+def load_side(spec: str, root: Path, cache: dict[str, Plan] | None = None) -> tuple[dict[str, Any], str]:
+    """A plan and its label from STACK, a stack file, a plan JSON file or REF:STACK.
+
+    A saved plan JSON is read as it is, never planned again.
+    """
+    planner = StackPlanner(root, cache=cache)
     if is_path(spec):
         path = Path(spec)
         if path.suffix == ".json":
             return _read_plan_json(path), spec
-        return plan_stack_file(path.resolve(), root).to_json(), spec
+        return planner.plan_file(path.resolve()).to_json(), spec
     if ":" in spec:
         ref, stack = spec.rsplit(":", 1)
         if not ref or not stack:
             raise DiffInputError(f"{spec!r}: expected REF:STACK, e.g. origin/main:demo")
-        with ref_tree(root, ref) as tree:
+        with ref_tree(root, ref, cache) as tree:
             if stack not in tree.stacks():
                 return empty_plan(stack), f"{spec} (absent at {ref}: new stack)"
             return tree.plan(stack), spec
-    return plan_stack_file(stack_path(root, spec), root).to_json(), spec
+    return planner.plan_file(stack_path(root, spec)).to_json(), spec
 
 
 def run(root: Path, sides: Sequence[str], base_ref: str | None, all_stacks: bool) -> list[PlanDiff]:
@@ -596,22 +697,40 @@ def run(root: Path, sides: Sequence[str], base_ref: str | None, all_stacks: bool
         raise DiffInputError(
             "give BASE and HEAD (e.g. origin/main:demo demo), --base-ref REF STACK, or --base-ref REF --all"
         )
-    base, base_label = load_side(sides[0], root)
-    head, head_label = load_side(sides[1], root)
+    # One process, one cache: a side that plans exactly what the other did is not planned again.
+    cache: dict[str, Plan] = {}
+    base, base_label = load_side(sides[0], root, cache)
+    head, head_label = load_side(sides[1], root, cache)
     return [compare(base, head, base_label, head_label)]
 
 
 def diff_all(root: Path, ref: str) -> list[PlanDiff]:
-    """Every stack of the working tree or of ``ref``: a stack only on one side is all created or deleted."""
-    with ref_tree(root, ref) as tree:
+    """Every stack of the working tree or of ``ref``: a stack only on one side is all created or deleted.
+
+    Each stack is planned once per side (once in all when neither it, nor what it reads, nor the
+    code changed); the ref's side in a child process of its own when its code differs, meanwhile.
+    """
+    cache: dict[str, Plan] = {}
+    planner = StackPlanner(root, cache=cache)
+    with ref_tree(root, ref, cache) as tree:
         here = sorted(stack_name_of(p) for p in (root / "stacks").glob("Pulumi.*.yaml"))
-        diffs = []
-        for stack in sorted(set(here) | set(tree.stacks())):
-            base = tree.plan(stack)
-            head = plan_stack_file(stack_path(root, stack), root).to_json() if stack in here else empty_plan(stack)
-            head_label = stack if stack in here else f"{stack} (deleted in the working tree)"
-            base_label = f"{ref}:{stack}" if stack in tree.stacks() else f"{ref}:{stack} (absent: new stack)"
-            diffs.append(compare(base, head, base_label, head_label))
+        there = tree.stacks()
+        stacks = sorted(set(here) | set(there))
+        pending = tree.start(stacks)
+        try:
+            heads = {
+                stack: _planned(planner, stack_path(root, stack), stack) if stack in here else empty_plan(stack)
+                for stack in stacks
+            }
+        except BaseException:
+            pending.cancel()
+            raise
+        bases = pending.result()
+    diffs = []
+    for stack in stacks:
+        head_label = stack if stack in here else f"{stack} (deleted in the working tree)"
+        base_label = f"{ref}:{stack}" if stack in there else f"{ref}:{stack} (absent: new stack)"
+        diffs.append(compare(bases[stack], heads[stack], base_label, head_label))
     return diffs
 
 
