@@ -14,7 +14,9 @@ import yaml
 
 from tests.conftest import PROJECT, ROOT
 from wfga.cli import main
+from wfga.offline import engine
 from wfga.offline.engine import plan_stack_file
+from wfga.offline.stackfile import StackValues
 from wfga.ops import diff
 
 CLUSTER: dict[str, Any] = {
@@ -310,7 +312,8 @@ def _git(repo: Path, *args: str) -> None:
     )
 
 
-def test_a_git_ref_is_planned_with_its_own_code(tmp_path):
+def _project_copy(tmp_path: Path) -> Path:
+    """A git work tree holding this checkout's program and the suite's Pulumi.yaml, no stacks yet."""
     repo = tmp_path / "repo"
     repo.mkdir()
     shutil.copy(ROOT / "__main__.py", repo / "__main__.py")
@@ -319,6 +322,17 @@ def test_a_git_ref_is_planned_with_its_own_code(tmp_path):
     (repo / "Pulumi.yaml").write_text(yaml.safe_dump(project))
     for package in ("wfga", "components"):
         shutil.copytree(ROOT / package, repo / package, ignore=shutil.ignore_patterns("__pycache__"))
+    _git(repo, "init", "-q")
+    return repo
+
+
+def _commit(repo: Path) -> None:
+    _git(repo, "add", "-A")
+    _git(repo, "commit", "-q", "-m", "base")
+
+
+def test_a_git_ref_is_planned_with_its_own_code(tmp_path):
+    repo = _project_copy(tmp_path)
     component = repo / "components" / "networks.py"
     current = component.read_text()
     # The committed code labels VPCs differently: only the ref's own code produces that.
@@ -328,9 +342,7 @@ def test_a_git_ref_is_planned_with_its_own_code(tmp_path):
     sg = {k: v for k, v in SG.items() if k not in ("vpc_id", "route_table_id", "vswitches")} | {"link": "cen"}
     fra = {k: v for k, v in FRA.items() if k not in ("vpc_id", "route_table_id", "vswitches")} | {"link": "cen"}
     write_stack(repo / "stacks", cluster, [sg])
-    _git(repo, "init", "-q")
-    _git(repo, "add", "-A")
-    _git(repo, "commit", "-q", "-m", "base")
+    _commit(repo)
     _git(repo, "branch", "release/base")
     component.write_text(current)
     write_stack(repo / "stacks", cluster, [sg, fra])
@@ -348,6 +360,36 @@ def test_a_git_ref_is_planned_with_its_own_code(tmp_path):
     # A ref with a slash, one stack: the same verdict.
     [single] = diff.run(repo, ["t"], "release/base", all_stacks=False)
     assert (single.base, single.head, single.impact) == ("release/base:t", "t", "additive")
+
+
+def test_a_ref_with_this_code_is_planned_here_and_an_unchanged_stack_once(tmp_path, monkeypatch):
+    repo = _project_copy(tmp_path)
+    write_stack(repo / "stacks", CLUSTER, [SG])
+    (repo / "stacks" / "Pulumi.u.yaml").write_text((repo / "stacks" / "Pulumi.t.yaml").read_text())
+    _commit(repo)
+    write_stack(repo / "stacks", CLUSTER, [SG, FRA])
+    planned: list[str] = []
+    real = engine.run_program
+
+    def counting(stack: StackValues, root: Path, resolver: Any = None) -> engine.Plan:
+        planned.append(stack.stack)
+        return real(stack, root, resolver)
+
+    monkeypatch.setattr(engine, "run_program", counting)
+    results = {d.stack: d for d in diff.run(repo, [], "HEAD", all_stacks=True)}
+    # Both sides of t in this process (a child process would plan the ref's side unseen), u once.
+    assert sorted(planned) == ["t", "t", "u"]
+    assert (results["t"].impact, results["u"].impact) == ("additive", "none")
+    assert results["u"].resources == []
+
+
+def test_a_stack_the_ref_cannot_plan_is_named_with_the_ref(tmp_path):
+    repo = _project_copy(tmp_path)
+    write_stack(repo / "stacks", CLUSTER, [{**SG, "zones": ["ap-southeast-1a"]}])  # an NLB needs two
+    _commit(repo)
+    write_stack(repo / "stacks", CLUSTER, [SG])
+    with pytest.raises(diff.DiffInputError, match=r"(?s)planning stack t at HEAD failed:\n.*zones: kind nlb"):
+        diff.run(repo, [], "HEAD", all_stacks=True)
 
 
 def test_switching_web_clients_off_and_on_is_named_and_moved_nodes_are_disruptive(tmp_path):
