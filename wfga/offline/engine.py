@@ -9,16 +9,17 @@ Unknown resource types and unknown invokes fail loudly rather than return someth
 from __future__ import annotations
 
 import asyncio
+import contextvars
 import gc
 import hashlib
 import ipaddress
 import json
 import os
 import re
-import runpy
 import subprocess
 import sys
 import threading
+import types
 from collections.abc import Callable, Iterator
 from concurrent.futures import ThreadPoolExecutor
 from contextlib import contextmanager
@@ -621,6 +622,46 @@ def execute_program(
 
     ``records``, when given, receives each resource as it registers, even if the program fails.
     """
+    done: list[Plan] = []
+    failed: list[BaseException] = []
+
+    def run() -> None:
+        try:
+            done.append(_execute(stack, root, resolver, records))
+        except BaseException as err:  # handed to the caller's thread as it is
+            failed.append(err)
+
+    # On a thread of its own: the SDK sends each resource's stack trace with it, made frame by frame
+    # down to the thread's first, with a file URI per frame; from here that is the CLI's and the
+    # test runner's frames over again, for every one of thousands of resources.
+    thread = threading.Thread(target=contextvars.copy_context().run, args=(run,), name="wfga-program", daemon=True)
+    thread.start()
+    thread.join()
+    if failed:
+        raise failed[0]
+    return done[0]
+
+
+def _run_main(path: Path) -> None:
+    """``runpy.run_path(path, run_name="__main__")`` without runpy's three frames under every resource."""
+    module = types.ModuleType("__main__")
+    module.__file__ = str(path)
+    code = compile(path.read_bytes(), str(path), "exec")
+    saved = sys.modules.get("__main__")
+    sys.modules["__main__"] = module
+    try:
+        exec(code, module.__dict__)
+    finally:
+        if saved is not None:
+            sys.modules["__main__"] = saved
+
+
+def _execute(
+    stack: StackValues,
+    root: Path,
+    resolver: StackResolver | None,
+    records: list[ResourceRecord] | None,
+) -> Plan:
     depth = int(os.environ.get("WFGA_REFERENCE_DEPTH", "0"))
     mocks = WfgaMocks(resolver or stack_resolver(root, depth), _addresses_in(stack.values))
     recorded: list[ResourceRecord] = [] if records is None else records
@@ -641,7 +682,7 @@ def execute_program(
             program = program_dir(root)
             sys.path.insert(0, str(program))
             try:
-                runpy.run_path(str(program / "__main__.py"), run_name="__main__")
+                _run_main(program / "__main__.py")
                 loop.run_until_complete(wait_for_rpcs())
             finally:
                 sys.path.remove(str(program))
