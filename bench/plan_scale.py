@@ -1,8 +1,8 @@
 """How the offline plan scales: wfga's plan against the bare SDK floor, whole processes, interleaved.
 
 ``python -m bench.plan_scale`` generates stacks with N nodes (slots 1..N) and six access points
-(four Alibaba NLB linked by CEN, two AWS NLB; a VM access point's user data outgrows the clouds'
-16 KB limit beyond about 15 nodes, so none takes part), plans
+(four Alibaba NLB linked by CEN, two AWS NLB in VPCs already routed to the cluster; a VM access
+point's user data outgrows the clouds' 16 KB limit beyond about 15 nodes, so none takes part), plans
 each with ``python -m wfga plan --config-file STACK --json PLAN`` (the human report goes to
 /dev/null, so its cost counts), and builds the floor from that plan: ``bench.plan_floor``
 registers the same resources (type tokens, names, inputs, parents, providers, dependencies) with
@@ -70,31 +70,31 @@ def _alicloud_nlb(name: str, region: str, cidr: str, **extra: Any) -> dict[str, 
     }
 
 
+def _aws_nlb(name: str, region: str, cidr: str) -> dict[str, Any]:
+    # Over an Alibaba Cloud cluster an AWS access point takes link existing: a VPC already routed.
+    zones = [f"{region}a", f"{region}b"]
+    return {
+        "name": name,
+        "cloud": "aws",
+        "region": region,
+        "kind": "nlb",
+        "link": "existing",
+        "vpc_cidr": cidr,
+        "vpc_id": f"vpc-bench{name}",
+        "subnets": {zone: f"subnet-bench{zone}" for zone in zones},
+        "route_table_id": f"rtb-bench{name}",
+        "zones": zones,
+        "idle_timeout_s": 1200,
+    }
+
+
 def six_access_points() -> list[dict[str, Any]]:
     return [
         _alicloud_nlb("sg", "ap-southeast-1", "10.21.0.0/16"),
         _alicloud_nlb("fra", "eu-central-1", "10.22.0.0/16"),
         _alicloud_nlb("sv", "us-west-1", "10.24.0.0/16"),
-        {
-            "name": "va",
-            "cloud": "aws",
-            "region": "us-east-1",
-            "kind": "nlb",
-            "link": "existing",
-            "vpc_cidr": "10.41.0.0/16",
-            "zones": ["us-east-1a", "us-east-1b"],
-            "idle_timeout_s": 1200,
-        },
-        {
-            "name": "dub",
-            "cloud": "aws",
-            "region": "eu-west-1",
-            "kind": "nlb",
-            "link": "existing",
-            "vpc_cidr": "10.42.0.0/16",
-            "zones": ["eu-west-1a", "eu-west-1b"],
-            "idle_timeout_s": 1200,
-        },
+        _aws_nlb("va", "us-east-1", "10.41.0.0/16"),
+        _aws_nlb("dub", "eu-west-1", "10.42.0.0/16"),
         _alicloud_nlb("tyo", "ap-northeast-1", "10.23.0.0/16"),
     ]
 
