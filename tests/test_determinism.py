@@ -7,6 +7,7 @@ hold) as well as synthetic registrations; no assertion depends on what those sta
 from __future__ import annotations
 
 import ipaddress
+import json
 import os
 import random
 import subprocess
@@ -21,7 +22,7 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from tests.conftest import ROOT
+from tests.conftest import ROOT, stack_plan
 from wfga.offline import engine
 from wfga.offline.engine import OfflineError, StackPlanner, WfgaMocks
 from wfga.offline.stackfile import stack_name_of, stack_path
@@ -144,3 +145,10 @@ def test_a_plan_in_a_fresh_process_has_the_same_bytes(twice: dict[str, tuple[str
     )
     assert proc.returncode == 0, proc.stderr
     assert out.read_text(encoding="utf-8") == twice["fra"][0]
+
+
+def test_the_json_text_is_the_whole_plan() -> None:
+    plan = stack_plan("demo")
+    assert json.loads(plan.json_text()) == plan.to_json()
+    first = plan.json_text().splitlines()[3]
+    assert first.startswith('    {"urn": ') and first.endswith("},")  # one resource per line

@@ -95,10 +95,7 @@ def outputs_of(spec: str) -> Outputs:
 
 
 def _write_json(target: str, data: Any) -> None:
-    _write_text(target, json.dumps(data, indent=2, sort_keys=False) + "\n")
-
-
-def _write_text(target: str, text: str) -> None:
+    text = json.dumps(data, indent=2, sort_keys=False) + "\n"
     if target == "-":
         sys.stdout.write(text)
     else:
@@ -140,7 +137,11 @@ def cmd_plan(args: argparse.Namespace) -> int:
         else {}
     )
     if args.json:
-        _write_text(args.json, plan.json_text())
+        if args.json == "-":
+            plan.write_json(sys.stdout)
+        else:
+            with Path(args.json).open("w", encoding="utf-8") as handle:
+                plan.write_json(handle)
     if args.out:
         out = Path(args.out)
         _write_node_files(out, lines)

@@ -12,6 +12,7 @@ import asyncio
 import contextvars
 import gc
 import hashlib
+import io
 import ipaddress
 import json
 import os
@@ -23,9 +24,9 @@ import types
 from collections.abc import Callable, Iterator
 from concurrent.futures import ThreadPoolExecutor
 from contextlib import contextmanager
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, fields
 from pathlib import Path
-from typing import Any
+from typing import Any, TextIO
 
 import pulumi
 from pulumi.runtime import mocks as pulumi_mocks
@@ -169,20 +170,7 @@ class ResourceRecord:
 
     def to_json(self) -> dict[str, Any]:
         # Not dataclasses.asdict: that deep-copies every input and state value of every resource.
-        return {
-            "urn": self.urn,
-            "type": self.type,
-            "name": self.name,
-            "parent": self.parent,
-            "dependencies": self.dependencies,
-            "protect": self.protect,
-            "provider": self.provider,
-            "id": self.id,
-            "inputs": self.inputs,
-            "state": self.state,
-            "custom": self.custom,
-            "aliases": self.aliases,
-        }
+        return {f.name: getattr(self, f.name) for f in fields(self)}
 
 
 @dataclass
@@ -201,22 +189,24 @@ class Plan:
         }
 
     def json_text(self) -> str:
+        out = io.StringIO()
+        self.write_json(out)
+        return out.getvalue()
+
+    def write_json(self, out: TextIO) -> None:
         """``to_json`` as text, the same bytes for the same stack file on every run.
 
         Resources come sorted by URN and each takes one line, with the keys of its inputs and
         state sorted (they arrive in protobuf map order); outputs keep the program's order (nodes
-        in config order) with each row or node entry on its own line.  Deeper values are written
-        by the C encoder in one call each: the indenting encoder is pure Python, and several times
-        slower on a plan of thousands of resources.
+        in config order) with each row or node entry on its own line.  Each line is written by the
+        C encoder as it is made (the indenting encoder is pure Python and several times slower on
+        thousands of resources; nor is the whole text ever held at once).
         """
-        out = ['{\n  "stack": ', json.dumps(self.stack), ',\n  "resources": [']
-        out += [("\n    " if i == 0 else ",\n    ") + _resource_line(r.to_json()) for i, r in enumerate(self.resources)]
-        out.append('\n  ],\n  "outputs": ')
-        out.append(_expanded(self.outputs, 2, "  "))
-        out.append(',\n  "placeholders": ')
-        out.append(_expanded(sorted(self.placeholders), 1, "  "))
-        out.append("\n}\n")
-        return "".join(out)
+        out.write('{\n  "stack": ' + json.dumps(self.stack) + ',\n  "resources": [')
+        for i, resource in enumerate(self.resources):
+            out.write(("\n    " if i == 0 else ",\n    ") + _resource_line(resource.to_json()))
+        out.write('\n  ],\n  "outputs": ' + _expanded(self.outputs, 2, "  "))
+        out.write(',\n  "placeholders": ' + _expanded(sorted(self.placeholders), 1, "  ") + "\n}\n")
 
     def of_type(self, type_: str) -> list[ResourceRecord]:
         return [r for r in self.resources if r.type == type_]
@@ -231,10 +221,7 @@ class Plan:
 def _resource_line(resource: dict[str, Any]) -> str:
     return (
         "{"
-        + ", ".join(
-            f"{json.dumps(key)}: {json.dumps(value, sort_keys=key in ('inputs', 'state'))}"
-            for key, value in resource.items()
-        )
+        + ", ".join(f"{json.dumps(key)}: {json.dumps(value, sort_keys=True)}" for key, value in resource.items())
         + "}"
     )
 
