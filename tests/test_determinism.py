@@ -26,6 +26,7 @@ from tests.conftest import ROOT, stack_plan
 from wfga.offline import engine
 from wfga.offline.engine import OfflineError, StackPlanner, WfgaMocks
 from wfga.offline.stackfile import stack_name_of, stack_path
+from wfga.ops.report import render_plan
 from wfga.plan.nodeline import PLACEHOLDER_NETWORKS
 
 EIP = "alicloud:ecs/eipAddress:EipAddress"
@@ -104,10 +105,15 @@ class JitteryMocks(WfgaMocks):
         return super().new_resource(args)
 
 
+def _plan_both_ways(planner: StackPlanner, stack: str) -> tuple[str, str]:
+    """A stack's plan as `wfga plan --json` writes it and as `wfga plan` prints it."""
+    plan = planner.plan_file(stack_path(ROOT, stack))
+    return plan.json_text(), render_plan(plan)
+
+
 @pytest.fixture(scope="module")
-def twice(tmp_path_factory: pytest.TempPathFactory) -> dict[str, tuple[str, str]]:
+def twice() -> dict[str, list[tuple[str, str]]]:
     """Every shipped stack planned twice in this process, with differently jittered worker threads."""
-    result: dict[str, tuple[str, str]] = {}
     runs = []
     for seed in (1, 2):
         JitteryMocks.seed = seed
@@ -116,27 +122,37 @@ def twice(tmp_path_factory: pytest.TempPathFactory) -> dict[str, tuple[str, str]
         try:
             # A fresh planner per run: nothing is reused between the two runs.
             planner = StackPlanner(ROOT)
-            runs.append({stack: planner.plan_file(stack_path(ROOT, stack)).json_text() for stack in STACKS})
+            runs.append({stack: _plan_both_ways(planner, stack) for stack in STACKS})
         finally:
             engine.WfgaMocks = original  # type: ignore[misc]
-    for stack in STACKS:
-        result[stack] = (runs[0][stack], runs[1][stack])
-    return result
+    return {stack: [run[stack] for run in runs] for stack in STACKS}
+
+
+def test_every_shipped_stack_is_planned() -> None:
+    # The parametrized tests below run per file in stacks/; an empty glob would make them vacuous.
+    assert STACKS
+    assert set(STACKS) == {p.name.removeprefix("Pulumi.").removesuffix(".yaml") for p in (ROOT / "stacks").iterdir()}
 
 
 @pytest.mark.parametrize("stack", STACKS)
-def test_every_stack_plans_to_the_same_bytes_twice(twice: dict[str, tuple[str, str]], stack: str) -> None:
-    first, second = twice[stack]
+def test_every_stack_plans_to_the_same_json_bytes_twice(twice: dict[str, list[tuple[str, str]]], stack: str) -> None:
+    (first, _), (second, _) = twice[stack]
     assert first == second
 
 
-def test_a_plan_in_a_fresh_process_has_the_same_bytes(twice: dict[str, tuple[str, str]], tmp_path: Path) -> None:
+@pytest.mark.parametrize("stack", STACKS)
+def test_every_stack_plans_to_the_same_text_twice(twice: dict[str, list[tuple[str, str]]], stack: str) -> None:
+    (_, first), (_, second) = twice[stack]
+    assert first == second
+
+
+def test_a_plan_in_a_fresh_process_has_the_same_bytes(twice: dict[str, list[tuple[str, str]]], tmp_path: Path) -> None:
     # Another process: another hash seed, other thread timing, and the region stack's reference to
     # the core stack resolved by planning it in a child process of its own.
     out = tmp_path / "fra.json"
     env = dict(os.environ, PYTHONHASHSEED="12345")
     proc = subprocess.run(
-        [sys.executable, "-m", "wfga", "plan", "fra", "--json", str(out), "--quiet"],
+        [sys.executable, "-m", "wfga", "plan", "fra", "--json", str(out)],
         cwd=ROOT,
         env=env,
         capture_output=True,
@@ -144,7 +160,9 @@ def test_a_plan_in_a_fresh_process_has_the_same_bytes(twice: dict[str, tuple[str
         check=False,
     )
     assert proc.returncode == 0, proc.stderr
-    assert out.read_text(encoding="utf-8") == twice["fra"][0]
+    json_text, text = twice["fra"][0]
+    assert out.read_text(encoding="utf-8") == json_text
+    assert proc.stdout == text + "\n"
 
 
 def test_the_json_text_is_the_whole_plan() -> None:
