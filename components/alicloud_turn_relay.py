@@ -24,10 +24,10 @@ import pulumi_alicloud as alicloud
 
 from wfga.model.av import AvConfig
 from wfga.model.config import AccessPoint
-from wfga.model.images import IMAGES
 from wfga.plan.turn import render_turn_delivery, render_turn_user_data, turn_ingress, turn_spec, turn_vms
 
 from .alicloud_vm_access_point import DELIVERY_TIMEOUT_S, INVOCATION_CREATE_TIMEOUT
+from .image_lookup import alicloud_image
 from .networks import Network, PublicAddress, new_alicloud_eip
 
 
@@ -82,13 +82,8 @@ class AlicloudTurnRelay(pulumi.ComponentResource):
         if servers.image_id is not None:
             image_id = servers.image_id
         else:
-            query = IMAGES[(ap.cloud, servers.distro)]
-            image_id = alicloud.ecs.get_images_output(
-                name_regex=query.name,
-                owners=query.owners[0],
-                most_recent=True,
-                opts=pulumi.InvokeOutputOptions(provider=args.provider, parent=self),
-            ).apply(lambda result: result.images[0].id)
+            setting = f"wfga:av.access_points.{ap.name}.image_id"
+            image_id = alicloud_image(servers.distro, ap.region, setting, args.provider, self)
 
         spec = turn_spec(av)
         distro = servers.distro

@@ -20,11 +20,11 @@ import pulumi
 import pulumi_alicloud as alicloud
 
 from wfga.model.config import AccessPoint, Cluster
-from wfga.model.images import IMAGES
 from wfga.plan.cloudinit import pack_user_data, render_user_data, render_vm_delivery
 from wfga.plan.portplan import AccessPointPlan, public_ingress
 
 from .from_config import plan_for
+from .image_lookup import alicloud_image
 from .networks import Network, alicloud_eip, alicloud_network
 
 # Seconds the delivery may run on a VM (ecs.Command `timeout`, default 60): on a fresh VM it first
@@ -94,13 +94,8 @@ class AlicloudVmAccessPoint(pulumi.ComponentResource):
         if ap.vm.image_id is not None:
             image_id = ap.vm.image_id
         else:
-            query = IMAGES[(ap.cloud, ap.vm.distro)]
-            image_id = alicloud.ecs.get_images_output(
-                name_regex=query.name,
-                owners=query.owners[0],
-                most_recent=True,
-                opts=pulumi.InvokeOutputOptions(provider=args.provider, parent=self),
-            ).apply(lambda result: result.images[0].id)
+            setting = f"wfga:access_points ({name}).vm.image_id"
+            image_id = alicloud_image(ap.vm.distro, ap.region, setting, args.provider, self)
 
         self.addresses = {}
         self.load_balancer_ids = {}
@@ -124,12 +119,14 @@ class AlicloudVmAccessPoint(pulumi.ComponentResource):
                 system_disk_category="cloud_essd",
                 # The EIP is the only way in; no second, changing public address.
                 internet_max_bandwidth_out=0,
+                key_name=ap.vm.key_name,
                 # A user_data update reboots the instance ("If updated, the instance will reboot",
                 # SDK docstring) and an image_id change re-images it; neither may reach a serving VM.
                 # Configs travel by Cloud Assistant below; a new image by a deliberate replacement
-                # (docs/vm-access-points.md).
+                # (docs/vm-access-points.md).  A new key_name too reboots a running instance (SDK
+                # docstring): the key pair is the one a VM was created with.
                 opts=pulumi.ResourceOptions.merge(
-                    child, pulumi.ResourceOptions(ignore_changes=["user_data", "image_id"])
+                    child, pulumi.ResourceOptions(ignore_changes=["user_data", "image_id", "key_name"])
                 ),
             )
             delivery = render_vm_delivery(carrier, distro=ap.vm.distro, connections=ap.vm.connections)

@@ -24,10 +24,10 @@ import pulumi_aws as aws
 
 from wfga.model.av import AvConfig
 from wfga.model.config import AccessPoint
-from wfga.model.images import IMAGES
 from wfga.plan.turn import render_turn_delivery, render_turn_user_data, turn_ingress, turn_spec, turn_vms
 
 from .aws_vm_access_point import DELIVERY_TIMEOUT_S, SSM_CORE_POLICY, partition, ssm_document
+from .image_lookup import aws_image
 from .networks import Network, PublicAddress, new_aws_eip
 
 
@@ -97,14 +97,7 @@ class AwsTurnRelay(pulumi.ComponentResource):
         if servers.image_id is not None:
             ami = servers.image_id
         else:
-            query = IMAGES[(ap.cloud, servers.distro)]
-            ami = aws.ec2.get_ami_output(
-                most_recent=True,
-                owners=list(query.owners),
-                filters=[aws.ec2.GetAmiFilterArgs(name="name", values=[query.name])],
-                region=region,
-                opts=pulumi.InvokeOutputOptions(provider=args.provider, parent=self),
-            ).id
+            ami = aws_image(servers.distro, region, f"wfga:av.access_points.{ap.name}.image_id", args.provider, self)
 
         spec = turn_spec(av)
         distro = servers.distro
@@ -149,15 +142,21 @@ class AwsTurnRelay(pulumi.ComponentResource):
                 vpc_security_group_ids=[group.id],
                 user_data=user_data,
                 iam_instance_profile=profile.name,
-                associate_public_ip_address=False,
+                # cloud-init installs coturn at the first boot, before the EIP is associated: a public
+                # address from launch, in a subnet routed to the gateway, reaches the mirrors.
+                associate_public_ip_address=True,
                 metadata_options=aws.ec2.InstanceMetadataOptionsArgs(http_tokens="required"),
                 region=region,
                 tags={"Name": f"wfga-{key}"},
                 # A user data update stops and starts the instance and a new AMI replaces it; configs
-                # travel by Systems Manager below instead.
+                # travel by Systems Manager below instead.  The address at launch matters only when a
+                # relay is created; a running one keeps its own.
                 opts=pulumi.ResourceOptions.merge(
-                    child,
-                    pulumi.ResourceOptions(ignore_changes=["user_data", "user_data_base64", "ami"], depends_on=[core]),
+                    network.boot_opts(child, vm.zone),
+                    pulumi.ResourceOptions(
+                        ignore_changes=["user_data", "user_data_base64", "ami", "associate_public_ip_address"],
+                        depends_on=[core],
+                    ),
                 ),
             )
             document = aws.ssm.Document(

@@ -22,11 +22,11 @@ import pulumi
 import pulumi_aws as aws
 
 from wfga.model.config import AccessPoint, Cluster
-from wfga.model.images import IMAGES
 from wfga.plan.cloudinit import pack_user_data, render_user_data, render_vm_delivery
 from wfga.plan.portplan import AccessPointPlan, public_ingress
 
 from .from_config import plan_for
+from .image_lookup import aws_image
 from .networks import Network, aws_eip, aws_network
 
 # Seconds the delivery may run on a VM: on a fresh VM it first waits for cloud-init to install nginx.
@@ -120,14 +120,7 @@ class AwsVmAccessPoint(pulumi.ComponentResource):
         if ap.vm.image_id is not None:
             ami = ap.vm.image_id
         else:
-            query = IMAGES[(ap.cloud, ap.vm.distro)]
-            ami = aws.ec2.get_ami_output(
-                most_recent=True,
-                owners=list(query.owners),
-                filters=[aws.ec2.GetAmiFilterArgs(name="name", values=[query.name])],
-                region=region,
-                opts=pulumi.InvokeOutputOptions(provider=args.provider, parent=self),
-            ).id
+            ami = aws_image(ap.vm.distro, region, f"wfga:access_points ({name}).vm.image_id", args.provider, self)
 
         # IAM is global; the provider names the role and profile (unique per account).
         role = aws.iam.Role(
@@ -170,16 +163,31 @@ class AwsVmAccessPoint(pulumi.ComponentResource):
                 user_data_base64=pack_user_data(user_data),
                 # "Specified as the name of the Instance Profile" (SDK docstring).
                 iam_instance_profile=profile.name,
-                associate_public_ip_address=False,
+                # cloud-init installs nginx at the first boot, before the EIP is associated: a public
+                # address from launch (in a subnet routed to the gateway, below) reaches the mirrors.
+                # The EIP replaces it once associated.
+                associate_public_ip_address=True,
+                key_name=ap.vm.key_name,
                 metadata_options=aws.ec2.InstanceMetadataOptionsArgs(http_tokens="required"),
                 region=region,
                 tags={"Name": f"wfga-{prefix}"},
                 # A user data update "will trigger a stop/start of the EC2 instance" (SDK docstring) and a
                 # new AMI replaces it; neither may reach a serving VM.  Configs travel by Systems
                 # Manager below; a new image by a deliberate replacement (docs/vm-access-points.md).
+                # The public address at launch and the key pair only matter when a VM is created, and
+                # both replace an instance: a running VM keeps what it was launched with.
                 opts=pulumi.ResourceOptions.merge(
-                    child,
-                    pulumi.ResourceOptions(ignore_changes=["user_data", "user_data_base64", "ami"], depends_on=[core]),
+                    network.boot_opts(child, zone),
+                    pulumi.ResourceOptions(
+                        ignore_changes=[
+                            "user_data",
+                            "user_data_base64",
+                            "ami",
+                            "associate_public_ip_address",
+                            "key_name",
+                        ],
+                        depends_on=[core],
+                    ),
                 ),
             )
             delivery = render_vm_delivery(carrier, distro=ap.vm.distro, connections=ap.vm.connections)

@@ -7,7 +7,7 @@ whichever kind uses them.
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 import pulumi
 import pulumi_alicloud as alicloud
@@ -24,6 +24,9 @@ class Network:
     subnet_ids: dict[str, pulumi.Output[str]]  # zone -> vSwitch (Alibaba) or public subnet (AWS)
     # AWS, in a VPC created here: what owns a public address must wait for it (see gateway_opts).
     internet_gateway: pulumi.Resource | None = None
+    # AWS, in a VPC created here: per zone, the default route and the subnet's route table
+    # association that give a VM the internet at its first boot (see boot_opts).
+    internet_routes: dict[str, list[pulumi.Resource]] = field(default_factory=dict)
 
     def gateway_opts(self, opts: pulumi.ResourceOptions) -> pulumi.ResourceOptions:
         """``opts`` plus a dependency on the internet gateway, when this network created one.
@@ -34,6 +37,19 @@ class Network:
         if self.internet_gateway is None:
             return opts
         return pulumi.ResourceOptions.merge(opts, pulumi.ResourceOptions(depends_on=[self.internet_gateway]))
+
+    def boot_opts(self, opts: pulumi.ResourceOptions, zone: str) -> pulumi.ResourceOptions:
+        """``opts`` plus dependencies on the gateway and the zone's route to it, when this network made them.
+
+        cloud-init installs packages at the first boot; an instance launched before its subnet routes
+        to the internet gateway finds no mirror, and nothing else orders the route before the instance.
+        """
+        path = ([self.internet_gateway] if self.internet_gateway is not None else []) + self.internet_routes.get(
+            zone, []
+        )
+        if not path:
+            return opts
+        return pulumi.ResourceOptions.merge(opts, pulumi.ResourceOptions(depends_on=path))
 
 
 def _existing(ap: AccessPoint, subnets: dict[str, str] | None) -> Network | None:
@@ -87,7 +103,7 @@ def aws_network(name: str, ap: AccessPoint, opts: pulumi.ResourceOptions) -> Net
     )
     gateway = aws.ec2.InternetGateway(f"{name}-igw", vpc_id=vpc.id, region=ap.region, tags=tags, opts=opts)
     table = aws.ec2.RouteTable(f"{name}-public", vpc_id=vpc.id, region=ap.region, tags=tags, opts=opts)
-    aws.ec2.Route(
+    default_route = aws.ec2.Route(
         f"{name}-default",
         route_table_id=table.id,
         destination_cidr_block="0.0.0.0/0",
@@ -96,6 +112,7 @@ def aws_network(name: str, ap: AccessPoint, opts: pulumi.ResourceOptions) -> Net
         opts=opts,
     )
     subnets: dict[str, pulumi.Output[str]] = {}
+    routes: dict[str, list[pulumi.Resource]] = {}
     for zone in ap.zones:
         subnet = aws.ec2.Subnet(
             f"{name}-subnet-{zone}",
@@ -106,7 +123,7 @@ def aws_network(name: str, ap: AccessPoint, opts: pulumi.ResourceOptions) -> Net
             tags={**tags, "Name": f"wfga-{name}-{zone}"},
             opts=opts,
         )
-        aws.ec2.RouteTableAssociation(
+        association = aws.ec2.RouteTableAssociation(
             f"{name}-subnet-{zone}",
             route_table_id=table.id,
             subnet_id=subnet.id,
@@ -114,7 +131,10 @@ def aws_network(name: str, ap: AccessPoint, opts: pulumi.ResourceOptions) -> Net
             opts=opts,
         )
         subnets[zone] = subnet.id
-    return Network(vpc_id=vpc.id, route_table_id=table.id, subnet_ids=subnets, internet_gateway=gateway)
+        routes[zone] = [default_route, association]
+    return Network(
+        vpc_id=vpc.id, route_table_id=table.id, subnet_ids=subnets, internet_gateway=gateway, internet_routes=routes
+    )
 
 
 @dataclass(frozen=True)

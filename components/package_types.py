@@ -318,6 +318,8 @@ class VmSettings(TypedDict):
     """image or AMI id; default: the distro's latest"""
     admin_cidr: NotRequired[str]
     """opens SSH (22) from here only"""
+    key_name: NotRequired[str]
+    """the cloud's key pair for SSH (AWS key pair name, Alibaba key_name), given when a VM is created"""
     admin_cidr_min_prefix: NotRequired[int]
     """the widest admin_cidr accepted (default /16); 0.0.0.0/0 is never accepted"""
     connections: NotRequired[int]

@@ -250,7 +250,7 @@ def test_turn_vms_keep_running_and_a_config_change_travels_by_delivery(tmp_path:
     assert {n: r.ignore_changes for n, r in turn_instances.items()} == {
         "sg-turn-1": ["userData", "imageId"],
         "sg-turn-2": ["userData", "imageId"],
-        "va-turn-1": ["userData", "userDataBase64", "ami"],
+        "va-turn-1": ["userData", "userDataBase64", "ami", "associatePublicIpAddress"],
     }
     # Everything but the delivery is as it was: same VMs, EIPs and associations.
     for t in (*INSTANCES, *EIPS, *ASSOCIATIONS):

@@ -11,10 +11,11 @@ import sys
 import pytest
 
 from components import aws_nlb_access_point
-from tests.conftest import PROJECT, plan_values, project_env, stack_plan, stack_values
+from tests.conftest import PROJECT, one, plan_values, project_env, stack_plan, stack_values
 from wfga import cli
 from wfga.offline import rules
-from wfga.offline.engine import Plan
+from wfga.offline.engine import Plan, run_program
+from wfga.offline.stackfile import StackValues
 
 
 def broken(plan: Plan, rule: str) -> list[str]:
@@ -183,3 +184,36 @@ def test_cloudflare_rules_live_in_one_ruleset_per_zone_and_phase_not_in_page_rul
         ("023e105f4ecef8ad9ca31a8372d0c353", "http_config_settings"),
         ("023e105f4ecef8ad9ca31a8372d0c353", "http_request_cache_settings"),
     ]
+
+
+def aws_turn_demo() -> Plan:
+    # AWS TURN relays in VPCs wfga creates (the shipped av-demo relays sit in the operator's VPC).
+    values = stack_values("aws-demo")
+    values["wfga:av"] = {
+        "janus": {"private_ips": ["10.0.1.50"], "rtp_ports": {"min": 20000, "max": 40000}},
+        "turn": {"realm": "turn.example.com", "user": "wfchat"},
+        "access_points": {"sg": {"instance_type": "c7i.large", "distro": "ubuntu"}},
+    }
+    values["wfga:turn_password"] = "offline-placeholder"
+    return run_program(StackValues(stack="t", values=values, secret_keys=frozenset({"wfga:turn_password"})), PROJECT)
+
+
+@pytest.mark.parametrize("stack", ["aws-vm", "aws-turn"])
+def test_aws_vms_reach_the_package_mirrors_at_their_first_boot(stack):
+    # cloud-init installs nginx (coturn) at the first boot; the EIP is only associated afterwards.
+    plan = aws_vm_demo() if stack == "aws-vm" else aws_turn_demo()
+    instances = plan.of_type(rules.AWS_INSTANCE)
+    assert instances
+    by_urn = plan.by_urn()
+    subnets = {s.id: s for s in plan.of_type(rules.AWS_SUBNET)}
+    for instance in instances:
+        assert instance.inputs["associatePublicIpAddress"] is True, instance.name
+        subnet = subnets[instance.inputs["subnetId"]]
+        deps = [by_urn[d] for d in instance.dependencies if d in by_urn]
+        gateway = one([d for d in deps if d.type == rules.AWS_INTERNET_GATEWAY], "gateway")
+        assert gateway.inputs["vpcId"] == subnet.inputs["vpcId"]
+        route = one([d for d in deps if d.type == "aws:ec2/route:Route"], "default route")
+        assert (route.inputs["destinationCidrBlock"], route.inputs["gatewayId"]) == ("0.0.0.0/0", gateway.id)
+        association = one([d for d in deps if d.type == "aws:ec2/routeTableAssociation:RouteTableAssociation"], "rt")
+        assert association.inputs["subnetId"] == subnet.id
+        assert association.inputs["routeTableId"] == route.inputs["routeTableId"]

@@ -152,3 +152,24 @@ def test_bad_vm_input_is_rejected_before_any_resource(values, expected):
         execute_program(StackValues(stack="bad", values=values), PROJECT, records=records)
     assert expected in str(err.value)
     assert records == []
+
+
+def test_a_key_pair_is_given_to_new_vms_and_ssh_stays_closed_without_admin_cidr():
+    values = stack_values("vm-demo")
+    tyo, va = values["wfga:access_points"]
+    tyo["vm"]["key_name"] = "ops-tokyo"
+    va["vm"]["key_name"] = "ops-virginia"
+    assert "admin_cidr" not in va["vm"]
+    plan = plan_values(values)
+    keys = {r.name: r.inputs["keyName"] for t in INSTANCES for r in plan.of_type(t)}
+    assert keys == {"tyo-vm-1": "ops-tokyo", "tyo-vm-2": "ops-tokyo", "va-vm-1": "ops-virginia"}
+    # A key opens nothing: SSH is admitted only where admin_cidr says so (tyo), never on va.
+    ali_ssh = [
+        r for r in plan.of_type("alicloud:ecs/securityGroupRule:SecurityGroupRule") if r.inputs["portRange"] == "22/22"
+    ]
+    assert [r.inputs["cidrIp"] for r in ali_ssh] == ["203.0.113.0/24"]
+    aws_in = plan.of_type("aws:vpc/securityGroupIngressRule:SecurityGroupIngressRule")
+    assert not [r for r in aws_in if int(r.inputs["fromPort"]) <= 22 <= int(r.inputs["toPort"])]
+    # Without key_name no key pair at all: the keyless ways in are Cloud Assistant and Session Manager.
+    bare = stack_plan("vm-demo")
+    assert all("keyName" not in r.inputs for t in INSTANCES for r in bare.of_type(t))

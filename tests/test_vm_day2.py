@@ -63,10 +63,11 @@ def carrier_files(values: dict[str, Any]) -> dict[str, dict[str, str]]:
 def test_instances_ignore_user_data_and_image_after_the_first_deploy():
     plan = stack_plan("vm-demo")
     got = {r.name: r.ignore_changes for r in instances(plan)}
+    # The key pair and, on AWS, the public address at launch also only matter when a VM is created.
     assert got == {
-        "tyo-vm-1": ["userData", "imageId"],
-        "tyo-vm-2": ["userData", "imageId"],
-        "va-vm-1": ["userData", "userDataBase64", "ami"],
+        "tyo-vm-1": ["userData", "imageId", "keyName"],
+        "tyo-vm-2": ["userData", "imageId", "keyName"],
+        "va-vm-1": ["userData", "userDataBase64", "ami", "associatePublicIpAddress", "keyName"],
     }
 
 

@@ -295,6 +295,11 @@ class VmSettings(_Model):
     distro: Distro = "debian"
     image_id: Id | None = Field(default=None, description="image or AMI id; default: the distro's latest")
     admin_cidr: Ipv4Network | None = Field(default=None, description="opens SSH (22) from here only")
+    key_name: Id | None = Field(
+        default=None,
+        max_length=128,
+        description="the cloud's key pair for SSH (AWS key pair name, Alibaba key_name), given when a VM is created",
+    )
     admin_cidr_min_prefix: int = Field(
         default=DEFAULT_ADMIN_MIN_PREFIX,
         ge=1,

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import asyncio
 import contextvars
+import fnmatch
 import gc
 import hashlib
 import io
@@ -43,9 +44,34 @@ _PLACEHOLDER_POOL = [str(ip) for net in PLACEHOLDER_NETWORKS for ip in net.hosts
 
 MAX_REFERENCE_DEPTH = 4
 
+# The public images the mocks' look-ups search, by cloud: names as each cloud publishes them, the
+# variants included, so a pattern that also matches a variant or matches nothing shows in a plan.
+PUBLIC_IMAGES: dict[str, tuple[str, ...]] = {
+    "alicloud": (
+        "aliyun_3_x64_20G_alibase_20240819.vhd",
+        "aliyun_3_x64_20G_dengbao_alibase_20240819.vhd",
+        "aliyun_3_x64_20G_uefi_alibase_20240819.vhd",
+        "debian_12_6_x64_20G_alibase_20240819.vhd",
+        "debian_12_6_uefi_x64_20G_alibase_20240819.vhd",
+        "ubuntu_24_04_x64_20G_alibase_20240812.vhd",
+        "ubuntu_24_04_uefi_x64_20G_alibase_20240812.vhd",
+    ),
+    "aws": (
+        "al2023-ami-2023.5.20240819.0-kernel-6.1-x86_64",
+        "al2023-ami-minimal-2023.5.20240819.0-kernel-6.1-x86_64",
+        "debian-12-amd64-20240717-1811",
+        "debian-12-arm64-20240717-1811",
+        "ubuntu/images/hvm-ssd-gp3/ubuntu-noble-24.04-amd64-server-20240801",
+    ),
+}
+
 
 class OfflineError(Exception):
     """The program asked the mocks for something they do not model; a bug in wfga, not the user's."""
+
+
+class ProgramError(ConfigError):
+    """The program stopped with a ``pulumi.RunError`` naming a setting to change; printed as is, exit 2."""
 
 
 # Per resource type: the id prefix and the output attributes the cloud assigns, by kind.
@@ -341,15 +367,22 @@ class WfgaMocks(pulumi.runtime.Mocks):
         return (resource_id, state)
 
     def call(self, args: pulumi.runtime.MockCallArgs) -> tuple[dict[str, Any], list[tuple[str, str]]]:
-        # Image look-ups answer with one placeholder image, keyed on the query, as the cloud
-        # would answer with the most recent match.
+        # Image look-ups filter PUBLIC_IMAGES as the cloud filters its catalogue, and answer a match
+        # with one placeholder image keyed on the query (the most recent match), or nothing.
         query = json.dumps(args.args, sort_keys=True, default=str)
         if args.token == "alicloud:ecs/getImages:getImages":
+            pattern = re.compile(str(args.args.get("nameRegex", "")))
+            if not any(pattern.search(n) for n in PUBLIC_IMAGES["alicloud"]):
+                return ({"ids": [], "images": []}, [])
             image = self._id("m-", args.token, query)
             return ({"ids": [image], "images": [{"id": image, "imageId": image}]}, [])
-        if args.token == "aws:ec2/getAmi:getAmi":
-            image = self._id("ami-", args.token, query)
-            return ({"id": image, "imageId": image}, [])
+        if args.token == "aws:ec2/getAmiIds:getAmiIds":
+            names = [v for f in args.args.get("filters", []) if f.get("name") == "name" for v in f.get("values", [])]
+            if not any(fnmatch.fnmatchcase(n, v) for n in PUBLIC_IMAGES["aws"] for v in names):
+                return ({"ids": []}, [])
+            # Keyed as the single-image look-up wfga made before, so plans keep their placeholders.
+            former = json.dumps({**args.args, "mostRecent": True}, sort_keys=True, default=str)
+            return ({"ids": [self._id("ami-", "aws:ec2/getAmi:getAmi", former)]}, [])
         raise OfflineError(f"the offline plan does not model invoke {args.token}")
 
 
@@ -585,8 +618,9 @@ def stack_resolver(root: Path, depth: int) -> StackResolver:
 def run_program(stack: StackValues, root: Path, resolver: StackResolver | None = None) -> Plan:
     """Validate, run the project's program under the mocks, then hold the plan to the cloud rules.
 
-    Raises ConfigError on bad config, and its subclass CloudRuleError listing every input a real
-    ``pulumi up`` would have refused.
+    Raises ConfigError on bad config, its subclass ProgramError when the program stops on what it
+    finds while running (an image look-up without a match), and its subclass CloudRuleError listing
+    every input a real ``pulumi up`` would have refused.
     """
     # Every user mistake surfaces before the program runs, the core stack reference's too.
     cfg = parse_stack_config(stack.values, stack.secret_keys)
@@ -594,7 +628,12 @@ def run_program(stack: StackValues, root: Path, resolver: StackResolver | None =
     if problems:
         raise ConfigError(problems)
     plan_stack(cfg)
-    plan = execute_program(stack, root, resolver)
+    try:
+        plan = execute_program(stack, root, resolver)
+    except pulumi.RunError as err:
+        # Refused while the program runs, after the config passed (an image look-up that found
+        # nothing): a real `pulumi up` prints the message without a stack trace, and so does the plan.
+        raise ProgramError([str(err)]) from None
     rules.enforce(plan.resources)
     return plan
 
