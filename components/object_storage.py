@@ -132,12 +132,17 @@ class ObjectStorage(pulumi.ComponentResource):
                     type=plan.source.type, content=plan.source.content, port=plan.source.port, priority=20, weight=10
                 )
             ],
+            # The provider sets the certificate right after creating the domain; CDN issues a free one
+            # only once the CNAME (written below, from the domain's cname) resolves.  So a free
+            # certificate is enabled in a second deployment (cert_enabled, docs/edge.md).
             certificate_config=alicloud.cdn.DomainNewCertificateConfigArgs(
                 cert_type=plan.cert_type,
                 cert_id=plan.cert_id,
                 cert_region=plan.cert_region,
                 server_certificate_status="on",
-            ),
+            )
+            if plan.cert_enabled
+            else None,
             opts=opts,
         )
         for function in plan.functions:

@@ -164,6 +164,8 @@ class AlicloudCertificate(TypedDict):
     id: NotRequired[str]
     """Certificate Management Service id (type cas)"""
     region: NotRequired[AlicloudCertificateRegion]
+    enabled: NotRequired[bool]
+    """type free, required: false on the deployment that creates the domain and its CNAME, then true once the CNAME resolves"""
 
 
 class OriginTimeouts(TypedDict):

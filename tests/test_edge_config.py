@@ -38,7 +38,7 @@ def private_store(**changes: Any) -> Values:
             "provider": "alicloud-cdn",
             "domain": "media.example.cn",
             "zone": "example.cn",
-            "certificate": {"type": "free"},
+            "certificate": {"type": "free", "enabled": True},
         },
     }
     return {**store, **changes}
@@ -127,9 +127,21 @@ CASES: list[tuple[str, Callable[[Values], None], str]] = [
     ),
     (
         "free certificate on dcdn",
-        lambda v: sd(v, "api.example.cn").update(certificate={"type": "free"}),
+        lambda v: sd(v, "api.example.cn").update(certificate={"type": "free", "enabled": True}),
         "wfga:service_domains[2] (api.example.cn).certificate.type: DCDN takes certificates from Certificate "
         "Management Service",
+    ),
+    (
+        # CDN issues a free certificate only once the CNAME resolves: the stack says which deployment this is.
+        "free certificate without enabled",
+        lambda v: storage(v)["cdn"]["certificate"].pop("enabled"),
+        "wfga:object_storage.cdn.certificate.enabled: required with type free: Alibaba issues the free certificate "
+        "only once the domain's CNAME points at the CDN; deploy with enabled: false",
+    ),
+    (
+        "enabled on a cas certificate",
+        lambda v: sd(v, "api.example.cn")["certificate"].update(enabled=True),
+        "wfga:service_domains[2] (api.example.cn).certificate.enabled: applies to type free only",
     ),
     (
         "storage cdn without certificate",
@@ -333,7 +345,11 @@ CASES: list[tuple[str, Callable[[Values], None], str]] = [
         lambda v: v.update(
             {
                 "wfga:object_storage": private_store(
-                    cdn={"provider": "alicloud-cdn", "zone": "example.cn", "certificate": {"type": "free"}}
+                    cdn={
+                        "provider": "alicloud-cdn",
+                        "zone": "example.cn",
+                        "certificate": {"type": "free", "enabled": True},
+                    }
                 )
             }
         ),

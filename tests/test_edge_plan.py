@@ -140,7 +140,7 @@ def test_storage_plans_cache_each_bucket_and_reach_it_by_its_own_name():
         kind="oss",
         region="ap-southeast-1",
         buckets=two_buckets(zone="example.cn"),
-        cdn={"provider": "alicloud-cdn", "certificate": {"type": "free"}},
+        cdn={"provider": "alicloud-cdn", "certificate": {"type": "free", "enabled": True}},
     )
     hosts = storage_hosts(oss)
     assert [(h.key, h.domain, h.origin.host) for h in hosts] == [

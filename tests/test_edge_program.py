@@ -11,6 +11,7 @@ from tests.conftest import PROJECT, stack_plan, stack_values
 from wfga.model.edge import LONG_LIVED
 from wfga.offline.engine import Plan, ResourceRecord, execute_program, run_program
 from wfga.offline.stackfile import StackValues
+from wfga.ops import diff
 from wfga.plan.edge import (
     ALL_METHODS,
     ALL_VIEWER_POLICY,
@@ -330,13 +331,34 @@ def test_alibaba_cdn_serves_each_oss_bucket_globally_and_caches(demo):
                 "weight": 10,
             }
         ]
-        assert cdn.inputs["certificateConfig"] == {"certType": "free", "serverCertificateStatus": "on"}
+        # The demo's first deployment: the free certificate waits for the CNAME (next test).
+        assert "certificateConfig" not in cdn.inputs
         assert functions(demo, T_CDN_CONFIG, f"{host}.example.cn") == {
             "path_based_ttl_set": {"path": "/", "ttl": str(MEDIA_TTL_S), "weight": "99"}
         }
         cname = one(demo, T_ALIDNS, f"{host}.example.cn-cname")
         assert (cname.inputs["rr"], cname.inputs["value"]) == (host, cdn.state["cname"])
         assert cdn.parent == cname.parent == component.urn
+
+
+def test_a_free_certificate_is_enabled_in_a_second_deployment_after_the_cname_exists(demo):
+    # The provider sets a CDN domain's certificate right after creating it, and CDN issues a free one
+    # only for a domain whose CNAME points at it; the CNAME needs the domain's cname. So the first
+    # deployment creates the domain and its CNAME, and the second enables the certificate.
+    first = {r.name: r for r in demo.resources}
+    cname = first["media.example.cn-cname"]
+    assert first["media.example.cn-cdn"].urn in cname.dependencies
+    assert "certificateConfig" not in first["media.example.cn-cdn"].inputs
+    values = stack_values("edge-demo")
+    values["wfga:object_storage"]["cdn"]["certificate"]["enabled"] = True
+    second = run_program(StackValues(stack="edge-demo", values=values, secret_keys=SECRET), PROJECT)
+    result = diff.compare(demo.to_json(), second.to_json(), "first", "second")
+    # Only the two domains change, and only their certificate: every CNAME is in place already.
+    assert [(r.action, r.name, r.inputs) for r in result.resources] == [
+        ("update", f"{host}.example.cn-cdn", ["certificateConfig"]) for host in ("media", "static")
+    ]
+    cdn = next(r for r in second.resources if r.name == "media.example.cn-cdn")
+    assert cdn.inputs["certificateConfig"] == {"certType": "free", "serverCertificateStatus": "on"}
 
 
 def test_oss_buckets_get_transfer_acceleration_and_cors_in_their_region(demo):

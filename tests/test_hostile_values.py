@@ -68,7 +68,7 @@ EDGE: Values = {
             {"name": "wfga-media", "kinds": "short-lived", "domain": "media.example.cn"},
             {"name": "wfga-static", "kinds": "long-lived", "domain": "static.example.cn"},
         ],
-        "cdn": {"provider": "alicloud-cdn", "certificate": {"type": "free"}},
+        "cdn": {"provider": "alicloud-cdn", "certificate": {"type": "free", "enabled": True}},
     },
 }
 

@@ -135,6 +135,11 @@ class AlicloudCertificate(_Model):
     type: Literal["cas", "free"] = Field(description="cas: from Certificate Management Service; free: issued by CDN")
     id: str | None = Field(default=None, min_length=1, description="Certificate Management Service id (type cas)")
     region: Literal["cn-hangzhou", "ap-southeast-1"] = "cn-hangzhou"
+    enabled: bool | None = Field(
+        default=None,
+        description="type free, required: false on the deployment that creates the domain and its CNAME, "
+        "then true once the CNAME resolves",
+    )
 
     @model_validator(mode="after")
     def _check(self) -> AlicloudCertificate:
@@ -142,6 +147,16 @@ class AlicloudCertificate(_Model):
             raise ValueError("id: a cas certificate needs the id it has in Certificate Management Service")
         if self.type == "free" and self.id is not None:
             raise ValueError("id: a free certificate is issued by CDN and has no id; remove it or use type cas")
+        if self.type == "cas" and self.enabled is not None:
+            raise ValueError("enabled: applies to type free only; a cas certificate is issued already")
+        if self.type == "free" and self.enabled is None:
+            # CDN issues a free certificate only for a domain whose CNAME already points at it, and the
+            # CNAME can only be written once the domain exists: two deployments (docs/edge.md).
+            raise ValueError(
+                "enabled: required with type free: Alibaba issues the free certificate only once the domain's "
+                "CNAME points at the CDN; deploy with enabled: false (the domain and its CNAME are created, "
+                "HTTPS off), then set enabled: true and deploy again (a domain deployed already: true)"
+            )
         return self
 
 

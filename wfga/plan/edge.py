@@ -98,6 +98,8 @@ class AlicloudCdnPlan:
     cert_id: str | None
     cert_region: str | None
     functions: tuple[AlicloudFunction, ...]
+    # False for a free certificate until the domain's CNAME resolves: the domain serves HTTP only.
+    cert_enabled: bool = True
 
 
 @dataclass(frozen=True)
@@ -363,6 +365,7 @@ def alicloud_cdn_plan(storage: ObjectStorage, host: StorageHost) -> AlicloudCdnP
         cert_id=cdn.certificate.id,
         cert_region=cdn.certificate.region if cdn.certificate.type == "cas" else None,
         functions=tuple(functions),
+        cert_enabled=cdn.certificate.enabled is not False,
     )
 
 
