@@ -453,6 +453,31 @@ class AvConfig(TypedDict):
     estimate: NotRequired[Estimate]
 
 
+class RegionQuotas(TypedDict):
+    """A quota raised in one region."""
+
+    eips: int
+    """EIPs the account may hold in this region"""
+
+
+class CloudQuotas(TypedDict):
+    """The account's quotas on one cloud, for the plan's warnings; wfga changes no quota."""
+
+    eips: NotRequired[int]
+    """EIPs per region (AWS default 5; Alibaba Cloud: no default, no warning unless set)"""
+    regions: NotRequired[dict[str, RegionQuotas]]
+    """per region, overrides eips"""
+
+
+class Quotas(TypedDict):
+    """Account quotas the offline plan warns about (wfga:quotas); only the plan reads them."""
+
+    aws: NotRequired[CloudQuotas]
+    """AWS account quotas"""
+    alicloud: NotRequired[CloudQuotas]
+    """Alibaba Cloud account quotas"""
+
+
 class GlobalAccessArgs(TypedDict):
     """The whole ``wfga:`` configuration of a stack, as GlobalAccess takes it."""
 
@@ -470,3 +495,5 @@ class GlobalAccessArgs(TypedDict):
     """audio/video: a TURN relay per access point; absent: off"""
     turn_password: NotRequired[pulumi.Input[str]]
     """the TURN password every client shares; set with pulumi config set --secret"""
+    quotas: NotRequired[Quotas]
+    """account quotas the plan warns about"""

@@ -150,7 +150,8 @@ def cmd_plan(args: argparse.Namespace) -> int:
     if args.diagram:
         _write_diagram(Path(args.diagram), plan.to_json())
     if not args.quiet and args.json != "-":
-        print(render_plan(plan, allow_placeholders=args.allow_placeholders))
+        quotas = parse_stack_config(values.values, values.secret_keys).quotas
+        print(render_plan(plan, allow_placeholders=args.allow_placeholders, quotas=quotas))
     return 0
 
 

@@ -665,6 +665,43 @@ def stack_problems(
     return problems
 
 
+# AWS's default quota of Elastic IPs per region (EC2-VPC Elastic IPs, Service Quotas L-0263D0A3).
+AWS_DEFAULT_EIPS_PER_REGION = 5
+
+
+class RegionQuotas(_Model):
+    """A quota raised in one region."""
+
+    eips: int = Field(ge=1, description="EIPs the account may hold in this region")
+
+
+class CloudQuotas(_Model):
+    """The account's quotas on one cloud, for the plan's warnings; wfga changes no quota."""
+
+    eips: int | None = Field(
+        default=None,
+        ge=1,
+        description="EIPs per region (AWS default 5; Alibaba Cloud: no default, no warning unless set)",
+    )
+    regions: dict[str, RegionQuotas] = Field(default_factory=dict, description="per region, overrides eips")
+
+
+class Quotas(_Model):
+    """Account quotas the offline plan warns about (wfga:quotas); only the plan reads them."""
+
+    aws: CloudQuotas = Field(default_factory=CloudQuotas, description="AWS account quotas")
+    alicloud: CloudQuotas = Field(default_factory=CloudQuotas, description="Alibaba Cloud account quotas")
+
+    def eips(self, cloud: str, region: str) -> int | None:
+        """The EIP quota of ``region``, or None where wfga knows none (Alibaba Cloud, unless given)."""
+        quotas = self.aws if cloud == "aws" else self.alicloud
+        if region in quotas.regions:
+            return quotas.regions[region].eips
+        if quotas.eips is not None:
+            return quotas.eips
+        return AWS_DEFAULT_EIPS_PER_REGION if cloud == "aws" else None
+
+
 class StackConfig(EdgeConfig):
     """Everything one stack reads under ``wfga:``, one field per key; see the README for layouts.
 
@@ -682,6 +719,7 @@ class StackConfig(EdgeConfig):
     turn_password: SecretStr | None = Field(
         default=None, description="the TURN password every client shares; set with pulumi config set --secret"
     )
+    quotas: Quotas = Field(default_factory=Quotas, description="account quotas the plan warns about")
 
     @property
     def edge(self) -> EdgeConfig:
@@ -819,6 +857,7 @@ def parse_stack_config(values: Mapping[str, Any], secret_keys: Collection[str] |
     aps = [(i, ap) for i, item in enumerate(raw_aps) if (ap := parts.validate(AccessPoint, item, ("access_points", i)))]
     edge = parts.validate(EdgeConfig, {k: raw[k] for k in EDGE_KEYS if k in raw}, ())
     av = parts.validate(AvSettings, {k: raw[k] for k in AV_KEYS if k in raw}, ())
+    quotas = parts.validate(Quotas, raw.get("quotas", {}), ("quotas",))
     problems += parts.problems
     problems += stack_problems(
         top.layout if top is not None else None,
@@ -843,11 +882,16 @@ def parse_stack_config(values: Mapping[str, Any], secret_keys: Collection[str] |
         problems += password_problems(alone, None if secret_keys is None else secret)
     if problems:
         raise ConfigError(problems)
-    assert top is not None and cluster is not None and edge is not None and av is not None
+    assert top is not None and cluster is not None and edge is not None and av is not None and quotas is not None
     assert len(aps) == len(raw_aps)
     # Every part is valid and every rule across them held: no need to check them a second time.
     fields: dict[str, Any] = {key: getattr(edge, key) for key in EDGE_KEYS}
     fields |= {key: getattr(av, key) for key in AV_KEYS}
     return StackConfig.model_construct(
-        layout=top.layout, core_stack=top.core_stack, cluster=cluster, access_points=[ap for _, ap in aps], **fields
+        layout=top.layout,
+        core_stack=top.core_stack,
+        cluster=cluster,
+        access_points=[ap for _, ap in aps],
+        quotas=quotas,
+        **fields,
     )

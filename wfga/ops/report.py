@@ -9,6 +9,7 @@ from collections import Counter
 from collections.abc import Iterable, Sequence
 from typing import Any
 
+from wfga.model.config import AWS_DEFAULT_EIPS_PER_REGION, Quotas
 from wfga.offline.engine import Plan
 from wfga.plan.nodeline import PLACEHOLDER_TAG, mark, node_config_line, placeholders_in
 
@@ -186,6 +187,43 @@ def bill_of_materials(plan: Plan) -> list[dict[str, Any]]:
     return [{"region": region, **{label: counts[region][label] for label, _ in BILLED}} for region in order]
 
 
+_EIP_TYPES = {"aws:ec2/eip:Eip": "aws", "alicloud:ecs/eipAddress:EipAddress": "alicloud"}
+_EIP_QUOTA_NAME = {
+    "aws": "Service Quotas, Amazon EC2, 'EC2-VPC Elastic IPs'",
+    "alicloud": "Quota Center, the EIP quota of the region",
+}
+
+
+def quota_warnings(plan: Plan, quotas: Quotas) -> list[str]:
+    """EIPs the stack creates per cloud and region, above the account's quota (wfga:quotas).
+
+    AWS's default is 5 per region; Alibaba Cloud's varies by account, so it is judged only where
+    the stack gives it.  The account's other EIPs (pinned ones, other stacks) count too.
+    """
+    regions = _regions(plan)
+    created: Counter[tuple[str, str]] = Counter(
+        (_EIP_TYPES[r.type], regions[r.urn]) for r in plan.resources if r.custom and r.type in _EIP_TYPES
+    )
+    warnings = []
+    for (cloud, region), count in sorted(created.items()):
+        quota = quotas.eips(cloud, region)
+        if quota is None or count <= quota:
+            continue
+        given = quotas.aws if cloud == "aws" else quotas.alicloud
+        if region in given.regions:
+            source = f"wfga:quotas.{cloud}.regions.{region}.eips"
+        elif given.eips is not None:
+            source = f"wfga:quotas.{cloud}.eips"
+        else:
+            source = f"AWS's default, {AWS_DEFAULT_EIPS_PER_REGION} per region"
+        warnings.append(
+            f"{cloud} {region}: this stack creates {count} EIPs, above the quota of {quota} ({source}); the "
+            f"account's other EIPs there count too. Raise it ({_EIP_QUOTA_NAME[cloud]}) before `pulumi up`, "
+            f"then set wfga:quotas.{cloud}.regions.{region}.eips"
+        )
+    return warnings
+
+
 def bom_table(rows: list[dict[str, Any]]) -> str:
     labels = [label for label, _ in BILLED if any(row[label] for row in rows)]
     return table([[row["region"], *(str(row[label] or "-") for label in labels)] for row in rows], ["region", *labels])
@@ -212,13 +250,16 @@ def _node_section(plan: Plan, allow_placeholders: bool) -> list[str]:
     ]
 
 
-def render_plan(plan: Plan, *, allow_placeholders: bool = False) -> str:
+def render_plan(plan: Plan, *, allow_placeholders: bool = False, quotas: Quotas | None = None) -> str:
     out = [f"wfga offline plan: stack {plan.stack} (mock runtime: no cloud was contacted)", ""]
     placeholders = set(plan.placeholders)
     out += ["Resources", resource_summary(plan), ""]
     bom = bill_of_materials(plan)
     if bom:
         out += ["Bill of materials (created by this stack, per region)", bom_table(bom), ""]
+    warnings = quota_warnings(plan, quotas or Quotas())
+    if warnings:
+        out += ["Quota warnings", *(f"  ! {w}" for w in warnings), ""]
     outputs = plan.outputs
     if "cen" in outputs:
         out += ["CEN (core)", *(f"  {k}: {v}" for k, v in outputs["cen"].items()), ""]
