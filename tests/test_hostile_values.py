@@ -184,7 +184,7 @@ CASES: list[tuple[str, Callable[[Values], None], str]] = [
     (
         "aws vpc wider than /16",
         lambda v: ap(v, 1).update(vpc_cidr="10.0.0.0/8"),
-        "(tyo).vpc_cidr: 10.0.0.0/8 is a /8; a aws VPC takes /16 to /28",
+        "(tyo).vpc_cidr: 10.0.0.0/8 is a /8; a VPC on AWS takes /16 to /28",
     ),
     (
         "vpc narrower than /28",

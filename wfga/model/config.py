@@ -77,6 +77,7 @@ NLB_ZONES: dict[str, tuple[int, int]] = {"alicloud": (2, 10), "aws": (1, 6)}
 # (connectivity the user already has, such as a VPN) works for any pair.
 LINKS: dict[str, tuple[str, str]] = {"cen": ("alicloud", "alicloud"), "vpc-peering": ("aws", "aws")}
 
+CLOUD_NAMES = {"alicloud": "Alibaba Cloud", "aws": "AWS"}
 # VPC prefix lengths each cloud accepts: AWS CreateVpc /16 to /28; Alibaba "8 to 28 bits".
 VPC_PREFIX: dict[str, tuple[int, int]] = {"alicloud": (8, 28), "aws": (16, 28)}
 _SPECIAL = {
@@ -159,10 +160,10 @@ def network_problems(cloud: str, net: ipaddress.IPv4Network, key: str) -> list[s
     problems: list[str] = []
     low, high = VPC_PREFIX[cloud]
     if not low <= net.prefixlen <= high:
-        problems.append(f"{key}: {net} is a /{net.prefixlen}; a {cloud} VPC takes /{low} to /{high}")
+        problems.append(f"{key}: {net} is a /{net.prefixlen}; a VPC on {CLOUD_NAMES[cloud]} takes /{low} to /{high}")
     for bad, why in NOT_VPC[cloud].items():
         if net.overlaps(bad):
-            problems.append(f"{key}: {net} overlaps {bad} ({why}), which a {cloud} VPC cannot use")
+            problems.append(f"{key}: {net} overlaps {bad} ({why}), which a VPC on {CLOUD_NAMES[cloud]} cannot use")
     return problems
 
 
