@@ -417,6 +417,8 @@ class TurnServers(TypedDict):
     """image or AMI id; default: the distro's latest"""
     admin_cidr: NotRequired[str]
     """opens SSH (22) from here only"""
+    admin_cidr_min_prefix: NotRequired[int]
+    """the widest admin_cidr accepted (default /16); 0.0.0.0/0 is never accepted"""
     eip_bandwidth_mbps: NotRequired[int]
     """cap of each TURN EIP; default: the access point's"""
     pinned_eips: NotRequired[list[PinnedTurnEip]]

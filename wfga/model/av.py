@@ -34,10 +34,24 @@ import ipaddress
 from collections.abc import Collection, Mapping, Sequence
 from typing import TYPE_CHECKING, Annotated, Any, Literal
 
-from pydantic import Field, SecretStr, ValidationError, field_validator, model_validator
+from pydantic import Field, SecretStr, ValidationError, model_validator
 
-from wfga.model.base import NAMESPACE, ConfigError, Name, Port, _message, _Model
-from wfga.model.base import _network as _parse_network
+from wfga.model.base import (
+    DEFAULT_ADMIN_MIN_PREFIX,
+    MAX_PAY_BY_TRAFFIC_EIP_MBPS,
+    NAMESPACE,
+    ConfigError,
+    Id,
+    Ipv4,
+    Ipv4Network,
+    Name,
+    Port,
+    _message,
+    _Model,
+    admin_cidr_problems,
+    public_unicast_problem,
+    raise_problems,
+)
 from wfga.model.base import loc_to_path as _loc_to_path
 from wfga.model.base import problem as _problem
 from wfga.model.images import IMAGES
@@ -177,41 +191,47 @@ class PinnedTurnEip(_Model):
     """An existing EIP for TURN server ``turn-N``: its address is in every client app, so it must not change."""
 
     server: int = Field(ge=1, description="N of turn-N")
-    allocation_id: str = Field(min_length=1)
-    address: ipaddress.IPv4Address
+    allocation_id: Id
+    address: Ipv4
 
 
 class TurnServers(_Model):
     """The TURN VMs of one access point: ``turn-1..turn-count``, spread over the access point's zones."""
 
-    instance_type: str = Field(min_length=1, description="e.g. ecs.c7.large or c7i.large")
+    instance_type: Id = Field(description="e.g. ecs.c7.large or c7i.large")
     count: int = Field(default=1, ge=1, le=10)
     distro: TurnDistro = "debian"
-    image_id: str | None = Field(default=None, description="image or AMI id; default: the distro's latest")
-    admin_cidr: ipaddress.IPv4Network | None = Field(default=None, description="opens SSH (22) from here only")
+    image_id: Id | None = Field(default=None, description="image or AMI id; default: the distro's latest")
+    admin_cidr: Ipv4Network | None = Field(default=None, description="opens SSH (22) from here only")
+    admin_cidr_min_prefix: int = Field(
+        default=DEFAULT_ADMIN_MIN_PREFIX,
+        ge=1,
+        le=32,
+        description="the widest admin_cidr accepted (default /16); 0.0.0.0/0 is never accepted",
+    )
     eip_bandwidth_mbps: int | None = Field(
         default=None, ge=1, le=10000, description="cap of each TURN EIP; default: the access point's"
     )
     pinned_eips: list[PinnedTurnEip] = Field(default_factory=list)
 
-    @field_validator("admin_cidr", mode="before")
-    @classmethod
-    def _strict_cidr(cls, v: Any) -> Any:
-        return _parse_network(v)
-
     @model_validator(mode="after")
     def _check(self) -> TurnServers:
+        problems = admin_cidr_problems(self.admin_cidr, self.admin_cidr_min_prefix, "admin_cidr")
         seen: set[int] = set()
         addresses: set[ipaddress.IPv4Address] = set()
         for i, eip in enumerate(self.pinned_eips):
+            public = public_unicast_problem(eip.address, f"pinned_eips[{i}].address")
+            if public:
+                problems.append(public)
             if eip.server > self.count:
-                raise ValueError(f"pinned_eips[{i}].server: there is no turn-{eip.server} with count {self.count}")
+                problems.append(f"pinned_eips[{i}].server: there is no turn-{eip.server} with count {self.count}")
             if eip.server in seen:
-                raise ValueError(f"pinned_eips[{i}].server: turn-{eip.server} is pinned twice")
+                problems.append(f"pinned_eips[{i}].server: turn-{eip.server} is pinned twice")
             if eip.address in addresses:
-                raise ValueError(f"pinned_eips[{i}].address: {eip.address} is pinned twice")
+                problems.append(f"pinned_eips[{i}].address: {eip.address} is pinned twice")
             seen.add(eip.server)
             addresses.add(eip.address)
+        raise_problems(problems)
         return self
 
 
@@ -320,10 +340,45 @@ def av_problems(
                 f"{where}.admin_cidr: {servers.admin_cidr} overlaps the cluster cidr {cluster.cidr}; SSH is "
                 "for operators on the internet side, the cluster reaches TURN over the link"
             )
+        bandwidth = servers.eip_bandwidth_mbps
+        if ap.cloud == "alicloud" and bandwidth is not None and bandwidth > MAX_PAY_BY_TRAFFIC_EIP_MBPS:
+            problems.append(
+                f"{where}.eip_bandwidth_mbps: {bandwidth} is above {MAX_PAY_BY_TRAFFIC_EIP_MBPS}; a pay-by-traffic "
+                f"EIP on Alibaba Cloud takes 1..{MAX_PAY_BY_TRAFFIC_EIP_MBPS} Mbit/s"
+            )
+    problems += _pinned_problems(av, access_points)
+    reserved = {cluster.cidr.network_address: "network", cluster.cidr.broadcast_address: "broadcast"}
     for i, ip in enumerate(av.janus.private_ips):
         if ip not in cluster.cidr:
             problems.append(
                 f"{path}.janus.private_ips[{i}]: {ip} is outside the cluster cidr {cluster.cidr}; "
                 "TURN reaches Janus over the private link, so Janus must be in the cluster network"
             )
+        elif cluster.cidr.prefixlen <= 30 and ip in reserved:
+            problems.append(
+                f"{path}.janus.private_ips[{i}]: {ip} is the {reserved[ip]} address of the cluster cidr "
+                f"{cluster.cidr}, which no host can have"
+            )
+    return problems
+
+
+def _pinned_problems(av: AvConfig, access_points: Sequence[AccessPoint]) -> list[str]:
+    """An EIP binds to one thing: a TURN server's pinned EIP is no access point's nor another TURN server's."""
+    problems: list[str] = []
+    pinned: dict[str, str] = {}
+    for ap in access_points:
+        for eip in ap.pinned_eips:
+            where = f"access point {ap.name} {ap.carrier_key(eip.load_balancer)} {eip.zone}"
+            for value in (str(eip.address), eip.allocation_id):
+                pinned.setdefault(value, where)
+    for name, servers in av.access_points.items():
+        for i, turn_eip in enumerate(servers.pinned_eips):
+            where = f"TURN {name} turn-{turn_eip.server}"
+            for value in (str(turn_eip.address), turn_eip.allocation_id):
+                if value in pinned:
+                    problems.append(
+                        f"{NAMESPACE}:av.access_points.{name}.pinned_eips[{i}]: {value} is pinned for both "
+                        f"{pinned[value]} and {where}; an EIP binds to one VM or load balancer"
+                    )
+                pinned.setdefault(value, where)
     return problems

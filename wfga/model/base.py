@@ -67,6 +67,52 @@ def _network(value: Any) -> Any:
 Ipv4 = Annotated[ipaddress.IPv4Address, BeforeValidator(_ipv4_text)]
 Ipv4Network = Annotated[ipaddress.IPv4Network, BeforeValidator(_network)]
 
+# Ranges no VPC uses and no administrator connects from.
+SPECIAL_NETWORKS = {
+    "0.0.0.0/8": "this-network",
+    "127.0.0.0/8": "loopback",
+    "169.254.0.0/16": "link-local",
+    "224.0.0.0/4": "multicast",
+    "240.0.0.0/4": "reserved",
+}
+_SPECIAL_NETS = {ipaddress.IPv4Network(n): why for n, why in SPECIAL_NETWORKS.items()}
+DEFAULT_ADMIN_MIN_PREFIX = 16
+# Alibaba EIP `bandwidth` for PayByTraffic: 1..200 Mbit/s (EIP API AllocateEipAddress; an NLB binds
+# only pay-by-traffic EIPs, and wfga's TURN EIPs are pay-by-traffic too).
+MAX_PAY_BY_TRAFFIC_EIP_MBPS = 200
+
+
+def admin_cidr_problems(cidr: ipaddress.IPv4Network | None, min_prefix: int, key: str) -> list[str]:
+    """SSH (22) opens from ``cidr``: never from the whole internet, nor wider than ``/min_prefix``
+    (the ``<key>_min_prefix`` setting), nor from a range no administrator connects from."""
+    if cidr is None:
+        return []
+    problems: list[str] = []
+    if cidr.prefixlen == 0:
+        problems.append(
+            f"{key}: 0.0.0.0/0 opens SSH to the whole internet; give the range you administer from "
+            "(an office or VPN network), or leave admin_cidr out for no SSH"
+        )
+    elif cidr.prefixlen < min_prefix:
+        problems.append(
+            f"{key}: {cidr} opens SSH to {cidr.num_addresses} addresses, more than a /"
+            f"{min_prefix}; give a narrower range, or lower {key}_min_prefix deliberately"
+        )
+    special = [why for net, why in _SPECIAL_NETS.items() if cidr.overlaps(net)]
+    if cidr.prefixlen and special:
+        problems.append(f"{key}: {cidr} is a {special[0]} range, from which no administrator connects")
+    return problems
+
+
+def public_unicast_problem(address: ipaddress.IPv4Address, key: str) -> str | None:
+    """A pinned EIP's address is what clients connect to: it must be a public unicast address."""
+    if address.is_global and not address.is_multicast:
+        return None
+    return (
+        f"{key}: {address} is not a public unicast address; a pinned EIP's address "
+        "is what clients connect to, so give the EIP's public IP"
+    )
+
 
 class ConfigError(Exception):
     """A user mistake in the stack configuration; the message is meant to be printed as is."""

@@ -27,8 +27,11 @@ from pydantic import (
 
 from wfga.model.av import AV_KEYS, AvConfig, AvSettings, av_problems, password_problems
 from wfga.model.base import (
+    DEFAULT_ADMIN_MIN_PREFIX,
     DEFERRED,
+    MAX_PAY_BY_TRAFFIC_EIP_MBPS,
     NAMESPACE,
+    SPECIAL_NETWORKS,
     ConfigError,
     Id,
     Ipv4,
@@ -36,10 +39,12 @@ from wfga.model.base import (
     Name,
     Port,
     _Model,
+    admin_cidr_problems,
     error_problems,
     loc_to_path,
     port_ranges,
     problem,
+    public_unicast_problem,
     raise_problems,
     report,
     shown,
@@ -67,9 +72,6 @@ Cloud = Literal["alicloud", "aws"]
 MIN_IDLE_TIMEOUT_S = 600
 MAX_IDLE_TIMEOUT_S: dict[str, int] = {"alicloud": 900, "aws": 6000}
 DEFAULT_LISTENER_QUOTA = 50
-# Alibaba EIP `bandwidth` for PayByTraffic: 1..200 Mbit/s (EIP API AllocateEipAddress; an NLB binds
-# only pay-by-traffic EIPs).
-MAX_PAY_BY_TRAFFIC_EIP_MBPS = 200
 # AWS: 50 listeners per NLB, not adjustable; Alibaba's default 50 can be raised on request.
 MAX_LISTENER_QUOTA: dict[str, int] = {"alicloud": 1000, "aws": 50}
 NLB_ZONES: dict[str, tuple[int, int]] = {"alicloud": (2, 10), "aws": (1, 6)}
@@ -80,20 +82,12 @@ LINKS: dict[str, tuple[str, str]] = {"cen": ("alicloud", "alicloud"), "vpc-peeri
 CLOUD_NAMES = {"alicloud": "Alibaba Cloud", "aws": "AWS"}
 # VPC prefix lengths each cloud accepts: AWS CreateVpc /16 to /28; Alibaba "8 to 28 bits".
 VPC_PREFIX: dict[str, tuple[int, int]] = {"alicloud": (8, 28), "aws": (16, 28)}
-_SPECIAL = {
-    "0.0.0.0/8": "this-network",
-    "127.0.0.0/8": "loopback",
-    "169.254.0.0/16": "link-local",
-    "224.0.0.0/4": "multicast",
-    "240.0.0.0/4": "reserved",
-}
 # Ranges a VPC cannot use.  Alibaba names 100.64.0.0/10, 224.0.0.0/4, 127.0.0.0/8 and
 # 169.254.0.0/16 (VPC and vSwitch guide); AWS accepts 100.64.0.0/10 (it is an IP-target range).
+_NOT_ALIBABA_VPC = {**SPECIAL_NETWORKS, "100.64.0.0/10": "shared address space"}
 NOT_VPC: dict[str, dict[ipaddress.IPv4Network, str]] = {
-    "alicloud": {
-        ipaddress.IPv4Network(n): why for n, why in {**_SPECIAL, "100.64.0.0/10": "shared address space"}.items()
-    },
-    "aws": {ipaddress.IPv4Network(n): why for n, why in _SPECIAL.items()},
+    "alicloud": {ipaddress.IPv4Network(n): why for n, why in _NOT_ALIBABA_VPC.items()},
+    "aws": {ipaddress.IPv4Network(n): why for n, why in SPECIAL_NETWORKS.items()},
 }
 # Where a node may sit: NLB IP targets outside the NLB's VPC must be RFC 1918 or RFC 6598
 # addresses (AWS target groups, "You can't specify publicly routable IP addresses"); Alibaba IP
@@ -104,7 +98,6 @@ TARGET_NETWORKS = tuple(
 # Ports a VM access point keeps for itself: sshd holds 22 whether or not admin_cidr opens it,
 # so nginx could not bind a public port there.
 ADMIN_PORTS = (22,)
-DEFAULT_ADMIN_MIN_PREFIX = 16
 
 _REGION = {
     "alicloud": re.compile(r"[a-z]{2}(?:-[a-z0-9]+)+"),
@@ -311,24 +304,7 @@ class VmSettings(_Model):
 
 
 def _vm_problems(vm: VmSettings) -> list[str]:
-    cidr = vm.admin_cidr
-    if cidr is None:
-        return []
-    problems: list[str] = []
-    if cidr.prefixlen == 0:
-        problems.append(
-            "vm.admin_cidr: 0.0.0.0/0 opens SSH to the whole internet; give the range you administer from "
-            "(an office or VPN network), or leave admin_cidr out for no SSH"
-        )
-    elif cidr.prefixlen < vm.admin_cidr_min_prefix:
-        problems.append(
-            f"vm.admin_cidr: {cidr} opens SSH to {cidr.num_addresses} addresses, more than a /"
-            f"{vm.admin_cidr_min_prefix}; give a narrower range, or lower vm.admin_cidr_min_prefix deliberately"
-        )
-    special = [why for net, why in NOT_VPC["aws"].items() if cidr.overlaps(net)]
-    if cidr.prefixlen and special:
-        problems.append(f"vm.admin_cidr: {cidr} is a {special[0]} range, from which no administrator connects")
-    return problems
+    return admin_cidr_problems(vm.admin_cidr, vm.admin_cidr_min_prefix, "vm.admin_cidr")
 
 
 class AccessPoint(_Model):
@@ -408,11 +384,9 @@ class AccessPoint(_Model):
             )
         seen: set[tuple[int, str]] = set()
         for i, eip in enumerate(self.pinned_eips):
-            if not eip.address.is_global or eip.address.is_multicast:
-                problems.append(
-                    f"pinned_eips[{i}].address: {eip.address} is not a public unicast address; a pinned EIP's address "
-                    "is what clients connect to, so give the EIP's public IP"
-                )
+            public = public_unicast_problem(eip.address, f"pinned_eips[{i}].address")
+            if public:
+                problems.append(public)
             if eip.zone not in self.zones:
                 problems.append(f"pinned_eips[{i}].zone: {eip.zone[:80]} is not one of zones {self.zones}")
             key = (eip.load_balancer, eip.zone)
