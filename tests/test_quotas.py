@@ -48,13 +48,14 @@ def test_turn_relays_eips_count_and_pinned_ones_do_not():
         "alicloud ap-southeast-1: this stack creates 4 EIPs, above the quota of 3 (wfga:quotas.alicloud"
     )
     assert va.startswith("aws us-east-1: this stack creates 3 EIPs, above the quota of 2 (wfga:quotas.aws.eips)")
-    # A pinned TURN EIP already exists: the account holds it whether or not this stack runs.
+    # A pinned TURN EIP already exists: the account holds it whether or not this stack runs.  Its
+    # address is a public one (documentation ranges are refused like any non-public address).
     values = stack_values("av-demo")
     values["wfga:av"]["access_points"]["sg"]["pinned_eips"] = [
-        {"server": 1, "allocation_id": "eip-pinned1", "address": "198.51.100.7"}
+        {"server": 1, "allocation_id": "eip-pinned1", "address": "47.88.10.7"}
     ]
     values["wfga:av"]["access_points"]["va"]["pinned_eips"] = [
-        {"server": 1, "allocation_id": "eipalloc-pinned1", "address": "198.51.100.8"}
+        {"server": 1, "allocation_id": "eipalloc-pinned1", "address": "54.85.10.8"}
     ]
     pinned = run_program(
         StackValues(stack="test", values=values, secret_keys=frozenset({"wfga:turn_password"})), PROJECT
