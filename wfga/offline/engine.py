@@ -16,6 +16,7 @@ import hashlib
 import io
 import ipaddress
 import json
+import logging
 import os
 import re
 import subprocess
@@ -488,8 +489,24 @@ def _urn(parent: str, type_: str, name: str) -> str:
     return "urn:pulumi:" + "::".join([settings.get_stack(), settings.get_project(), qualified, name])
 
 
+_ASYNCIO_LOG = logging.getLogger("asyncio")
+
+
+def _unretrieved_in_one_line(loop: asyncio.AbstractEventLoop, context: dict[str, Any]) -> None:
+    """A failed program leaves futures whose exception nobody retrieved (the failure itself reaches
+    the caller).  asyncio logs each when the garbage collector finds it, in the middle of whatever
+    runs then, with its traceback; formatting a traceback parses source with ``ast`` on Python
+    3.11, and a parse nested inside another ``ast.parse`` makes CPython 3.11.7 raise "AST
+    constructor recursion depth mismatch" in the outer one.  One line, no traceback."""
+    if "never retrieved" in str(context.get("message", "")):
+        _ASYNCIO_LOG.error("%s: %r", context["message"], context.get("exception"))
+        return
+    loop.default_exception_handler(context)
+
+
 def _thread_loop(created: list[asyncio.AbstractEventLoop]) -> None:
     thread_loop = asyncio.new_event_loop()
+    thread_loop.set_exception_handler(_unretrieved_in_one_line)
     asyncio.set_event_loop(thread_loop)
     created.append(thread_loop)
 
@@ -693,6 +710,7 @@ def _execute(
     recorded: list[ResourceRecord] = [] if records is None else records
     monitor = RecordingMonitor(mocks, recorded)
     loop = asyncio.new_event_loop()
+    loop.set_exception_handler(_unretrieved_in_one_line)
     asyncio.set_event_loop(loop)
     # The mock monitor runs in executor threads and wants an event loop in each; give every thread
     # one we can close afterwards, or they are closed (noisily) during interpreter exit.
