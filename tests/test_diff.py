@@ -128,7 +128,45 @@ def test_a_slot_taken_over_by_another_node_names_the_wrong_forward(base, tmp_pat
     head = plan(tmp_path, "head", cluster_with(CLUSTER["nodes"][0], node("im-2", 5), node("im-3", 2)), [SG])
     result = diff.compare(base, head, "base", "head")
     assert impacts(result) == {"im-1": "none", "im-2": "disruptive", "im-3": "additive"}
-    assert any("forwarded to im-2/short, now to im-3/short" in r for r in by_node(result)["im-2"].reasons)
+    im2 = by_node(result)["im-2"]
+    # One reason for the cause, with its count, instead of a line per public port.
+    eips = "sg-nlb-1-eip-ap-southeast-1a, sg-nlb-1-eip-ap-southeast-1b"
+    assert (
+        f"6 public ports now forward to im-3, not im-2: 3 ports (82, 1882, 8082) on 2 addresses ({eips})" in im2.reasons
+    )
+    assert len(im2.moved) == 6
+    assert {"address": "sg-nlb-1-eip-ap-southeast-1a:1882", "from": "im-2/long", "to": "im-3/long"} in im2.moved
+
+
+def test_a_slot_shift_reads_as_one_line_per_node_and_cause(tmp_path):
+    nodes = [node(f"im-{n}", n) for n in range(1, 7)]
+    shifted = [node(f"im-{n}", n + 1 if n >= 3 else n) for n in range(1, 7)]
+    before = plan(tmp_path, "before", cluster_with(*nodes), [SG, FRA])
+    after = plan(tmp_path, "after", cluster_with(*shifted), [SG, FRA])
+    result = diff.compare(before, after, "base", "head")
+    text = diff.render_text(result)
+    assert "urn:" not in text and "<wfga:" not in text
+    for n in (4, 5, 6):
+        [why] = [
+            line
+            for line in text.splitlines()
+            if line.startswith(f"    why: 12 public ports now forward to im-{n - 1},")
+        ]
+        assert f"not im-{n}: 3 ports ({80 + n}, {1880 + n}, {8080 + n}) on 4 addresses" in why
+    # 4 nodes x 3 services x 2 access points: one line for the resources, one cause in the notes.
+    assert [line for line in text.splitlines() if "alicloud:nlb/listener:Listener" in line] == [
+        "  -/+ 24 x alicloud:nlb/listener:Listener  "
+        + ", ".join(
+            f"{ap}-im-{n}-{s}-listener" for ap in ("fra", "sg") for n in range(3, 7) for s in ("long", "short", "ws")
+        )
+        + " (listenerPort)  [replaced: listenerPort changes]"
+    ]
+    notes = text.split("\nNotes\n", 1)[1].splitlines()
+    assert notes[0].startswith("  - 24 x: listener NAME is replaced (listenerPort changes)")
+    assert notes[1].startswith("      NAME: fra-im-3-long-listener, ")
+    assert len(text.splitlines()) < 50
+    markdown = diff.render_markdown(result)
+    assert "24 x: listener NAME is replaced" in markdown and "urn:" not in markdown
 
 
 def test_adding_an_access_point_appends_entries(base, tmp_path):

@@ -130,6 +130,9 @@ class NodeChange:
     removed: list[str] = field(default_factory=list)
     readdressed: list[str] = field(default_factory=list)
     reasons: list[str] = field(default_factory=list)
+    # Public ports that now forward elsewhere: {"address": "<EIP name or IP>:port", "from": "node/service",
+    # "to": "node/service"}; the reasons say it once per node and cause.
+    moved: list[dict[str, str]] = field(default_factory=list)
 
 
 @dataclass(frozen=True)
@@ -277,6 +280,37 @@ def web_switch_note(base: Mapping[str, Any], head: Mapping[str, Any]) -> str | N
         "now carries quota/3 nodes instead of quota/2, so a node whose slot lands on another load balancer "
         "gets new addresses (disruptive above)"
     )
+
+
+def _shown_address(canonical: str) -> str:
+    """``<urn key>:port`` as ``<EIP name>:port``: the resource name is what a reviewer recognises."""
+    if canonical.startswith("<"):
+        owner, _, port = canonical[1:].rpartition(">:")
+        return f"{owner.rsplit('::', 1)[-1]}:{port}"
+    return canonical
+
+
+def _plural(count: int, word: str) -> str:
+    return f"{count} {word}" if count == 1 else f"{count} {word}{'es' if word.endswith('s') else 's'}"
+
+
+def moved_reasons(moves: Sequence[Mapping[str, str]]) -> list[str]:
+    """One reason per cause (the node the ports now forward to), with the count, ports and addresses."""
+    groups: dict[str, list[Mapping[str, str]]] = {}
+    for move in moves:
+        was, now = move["from"].split("/")[0], move["to"].split("/")[0]
+        groups.setdefault(now if now != was else "", []).append(move)
+    reasons = []
+    for now, items in groups.items():
+        was = items[0]["from"].split("/")[0]
+        where = f"now forward to {now}, not {was}" if now else f"now forward to other services of {was}"
+        ports = sorted({int(m["address"].rpartition(":")[2]) for m in items})
+        hosts = list(dict.fromkeys(m["address"].rpartition(":")[0] for m in items))
+        reasons.append(
+            f"{_plural(len(items), 'public port')} {where}: {_plural(len(ports), 'port')} "
+            f"({', '.join(map(str, ports))}) on {_plural(len(hosts), 'address')} ({', '.join(hosts)})"
+        )
+    return reasons
 
 
 def _resource_changes(base: Mapping[str, Any], head: Mapping[str, Any]) -> list[ResourceChange]:
@@ -457,15 +491,18 @@ def compare(base: Mapping[str, Any], head: Mapping[str, Any], base_label: str, h
         for node in [*before_all, *(n for n in after_all if n not in before_all)]
     ]
     old_fw, new_fw = _forwards(base, base_addr), _forwards(head, head_addr)
-    moved: dict[str, list[str]] = {}
+    moved: dict[str, list[dict[str, str]]] = {}
     for address, target in old_fw.items():
         now = new_fw.get(address)
         if now is not None and now != target:
             moved.setdefault(target[0], []).append(
-                f"{address} forwarded to {target[0]}/{target[1]}, now to {now[0]}/{now[1]}"
+                {"address": _shown_address(address), "from": "/".join(target), "to": "/".join(now)}
             )
     nodes = [
-        replace(n, impact="disruptive", reasons=n.reasons + moved[n.node]) if n.node in moved else n for n in nodes
+        replace(n, impact="disruptive", reasons=n.reasons + moved_reasons(moved[n.node]), moved=moved[n.node])
+        if n.node in moved
+        else n
+        for n in nodes
     ]
     nodes, delivery_notes = _vm_entries(nodes, head, resources)
     switch = web_switch_note(base, head)
@@ -764,22 +801,58 @@ def render_text(diff: PlanDiff) -> str:
         out.append(f"  {n.node}: {n.impact}")
         out.append(f"    before: {','.join(n.before) or '(none)'}")
         out.append(f"    after:  {','.join(n.after) or '(none)'}")
-        out += [f"    - {e}" for e in n.removed]
-        out += [f"    + {e}" for e in n.added]
-        out += [f"    ! {e} (new address)" for e in n.readdressed]
+        for sign, what, entries in (("-", "removed", n.removed), ("+", "added", n.added)):
+            if entries:
+                out.append(f"    {sign} {len(entries)} {what}: {', '.join(entries)}")
+        if n.readdressed:
+            out.append(f"    ! {len(n.readdressed)} get a new address: {', '.join(n.readdressed)}")
         out += [f"    why: {r}" for r in n.reasons]
     if unchanged:
         out.append(f"  unchanged: {', '.join(unchanged)}")
     if diff.nodes:
         out.append("")
     out.append(f"Resources: {_counts(diff.resources)}")
-    for r in diff.resources:
+    for group in _resource_groups(diff.resources):
+        r = group[0]
         detail = f" ({', '.join(r.inputs)})" if r.inputs else ""
         note = f"  [{r.note}]" if r.note else ""
-        out.append(f"  {_SYMBOL[r.action]:>3} {r.type}  {r.name}{detail}{note}")
+        count = f"{len(group)} x " if len(group) > 1 else ""
+        out.append(f"  {_SYMBOL[r.action]:>3} {count}{r.type}  {', '.join(g.name for g in group)}{detail}{note}")
     if diff.notes:
-        out += ["", "Notes", *(f"  - {n}" for n in diff.notes)]
+        out += ["", "Notes"]
+        for text, names in _note_groups(diff.notes, [r.name for r in diff.resources]):
+            out.append(f"  - {len(names)} x: {text}" if len(names) > 1 else f"  - {text}")
+            if len(names) > 1:
+                out.append(f"      {NAME}: {', '.join(names)}")
     return _marked("\n".join(out), diff, markdown=False)
+
+
+NAME = "NAME"
+
+
+def _resource_groups(resources: Sequence[ResourceChange]) -> list[list[ResourceChange]]:
+    """Changes alike but for the name (action, type, inputs, note), in first-seen order."""
+    groups: dict[tuple[str, str, tuple[str, ...], str], list[ResourceChange]] = {}
+    for r in resources:
+        groups.setdefault((r.action, r.type, tuple(r.inputs), r.note), []).append(r)
+    return list(groups.values())
+
+
+def _note_groups(notes: Sequence[str], names: Sequence[str]) -> list[tuple[str, list[str]]]:
+    """Notes that say the same of different resources, once: (note with NAME, the names); others as they are."""
+    by_length = sorted(set(names), key=len, reverse=True)
+    groups: dict[str, list[str]] = {}
+    for note in notes:
+        name = next((n for n in by_length if f" {n} " in f" {note} "), None)
+        if name is None:
+            groups.setdefault(note, [])
+            continue
+        template = f" {note} ".replace(f" {name} ", f" {NAME} ", 1).strip()
+        groups.setdefault(template, []).append(name)
+    return [
+        (template if len(found) > 1 else template.replace(NAME, found[0], 1) if found else template, found)
+        for template, found in groups.items()
+    ]
 
 
 def _marked(text: str, diff: PlanDiff, *, markdown: bool) -> str:
@@ -826,7 +899,12 @@ def render_markdown(diff: PlanDiff) -> str:
             out.append(f"| {r.action} | `{r.type}` | `{r.name}` | {', '.join(r.inputs)} | {r.note} |")
         out += ["", "</details>"]
     if diff.notes:
-        out += ["", *(f"- {n}" for n in diff.notes)]
+        out.append("")
+        for note, names in _note_groups(diff.notes, [r.name for r in diff.resources]):
+            many = len(names) > 1
+            out.append(
+                f"- {len(names)} x: {note} ({NAME}: {', '.join(_code(n) for n in names)})" if many else f"- {note}"
+            )
     return _marked("\n".join(out), diff, markdown=True) + "\n"
 
 
