@@ -115,3 +115,34 @@ def test_merge_refuses_a_web_primary_no_source_has_or_sources_disagree():
     assert "node im-2: the sources disagree on its web_primary ((none), fra); give every stack the same" in (
         err.value.problems
     )
+
+
+def test_a_region_stack_whose_core_describes_another_cluster_is_refused(tmp_path, capsys):
+    values = stack_values("sg")
+    cluster = values["wfga:cluster"] | {"vpc_id": "vpc-bp1someotherclusterx1"}
+    stack = tmp_path / "Pulumi.other.yaml"
+    config = {
+        "wfga:cluster": cluster,
+        **{k: values[k] for k in ("wfga:layout", "wfga:core_stack", "wfga:access_points")},
+    }
+    stack.write_text(json.dumps({"config": config}), encoding="utf-8")
+    assert main(["plan", str(stack), "--quiet"]) == 2
+    err = capsys.readouterr().err
+    assert "wfga:core_stack: stack core describes another cluster (vpc_id vpc-bp1democluster0000001; " in err
+    assert "here vpc-bp1someotherclusterx1" in err and "Traceback" not in err
+    # The same cluster (only its nodes differ: the core stack has none of them) plans.
+    config["wfga:cluster"] = values["wfga:cluster"] | {"nodes": values["wfga:cluster"]["nodes"][:2]}
+    stack.write_text(json.dumps({"config": config}), encoding="utf-8")
+    assert main(["plan", str(stack), "--quiet"]) == 0
+
+
+def test_node_config_can_leave_an_access_point_out_before_it_is_removed(tmp_path, capsys):
+    for stack in ("sg", "fra"):
+        (tmp_path / f"{stack}.json").write_text(json.dumps(stack_plan(stack).outputs), encoding="utf-8")
+    both = [str(tmp_path / "sg.json"), str(tmp_path / "fra.json")]
+    assert main(["node-config", *both, "--drop-access-point", "fra", "--json", "-", "--allow-placeholders"]) == 0
+    without = json.loads(capsys.readouterr().out)
+    assert main(["node-config", both[0], "--json", "-", "--allow-placeholders"]) == 0
+    assert without == json.loads(capsys.readouterr().out)
+    assert main(["node-config", *both, "--drop-access-point", "va"]) == 2
+    assert "--drop-access-point: va is in none of the sources" in capsys.readouterr().err

@@ -9,6 +9,7 @@ import sys
 from tests.conftest import ROOT, stack_plan
 from wfga.cli import build_parser, reference_markdown
 from wfga.ops import diagram
+from wfga.ops.report import bill_of_materials, bom_table
 
 
 def test_readme_diagram_is_the_demos_current_diagram():
@@ -57,3 +58,14 @@ def test_top_level_help_describes_every_command_as_the_readme_does():
         described = sub.choices[choice.dest].description
         assert described and _words(described) in _words(detail.stdout)
         assert f"### {choice.dest}\n\n{described}\n" in readme
+
+
+def test_the_runbooks_bill_of_materials_is_the_demos():
+    runbook = (ROOT / "docs" / "production.md").read_text(encoding="utf-8")
+    shown = runbook.split("```text\n", 1)[1].split("```", 1)[0]
+    assert (
+        shown
+        == "Bill of materials (created by this stack, per region)\n"
+        + bom_table(bill_of_materials(stack_plan("demo")))
+        + "\n"
+    )

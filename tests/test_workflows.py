@@ -51,6 +51,76 @@ def steps_using(job: dict[str, Any], action: str) -> list[dict[str, Any]]:
     return [s for s in job["steps"] if str(s.get("uses", "")).startswith(action)]
 
 
+def commands(job: dict[str, Any]) -> list[dict[str, Any]]:
+    """The pulumi/actions steps that run a command (without one, the action only installs the CLI)."""
+    return [s for s in steps_using(job, "pulumi/actions") if "command" in s.get("with", {})]
+
+
+def cloud_jobs() -> dict[str, dict[str, Any]]:
+    return {"preview": load("pull-request.yml")["jobs"]["preview"], "up": load("deploy.yml")["jobs"]["up"]}
+
+
+CLOUD_SECRETS = {
+    "ALICLOUD_ACCESS_KEY",
+    "ALICLOUD_SECRET_KEY",
+    "AWS_ACCESS_KEY_ID",
+    "AWS_SECRET_ACCESS_KEY",
+    "AWS_SESSION_TOKEN",
+    "CLOUDFLARE_API_TOKEN",
+}
+
+
+def test_cloud_jobs_pass_every_clouds_credentials():
+    for name, job in cloud_jobs().items():
+        env = job["env"]
+        for secret in CLOUD_SECRETS | {"PULUMI_ACCESS_TOKEN", "PULUMI_CONFIG_PASSPHRASE"}:
+            assert env[secret] == f"${{{{ secrets.{secret} }}}}", (name, secret)
+        [pulumi] = commands(job)
+        assert pulumi["with"]["stack-name"] == "${{ env.STACK_NAME }}"
+
+
+def _check_credentials(job: dict[str, Any], tmp_path: Path, env: dict[str, str]) -> dict[str, str]:
+    [step] = [s for s in job["steps"] if s.get("id") == "creds"]
+    output = tmp_path / "github_output"
+    output.write_text("")
+    base = {"PATH": os.environ["PATH"], "GITHUB_OUTPUT": str(output), "STACK": "sg"}
+    proc = subprocess.run(
+        ["bash", "-e", "-c", step["run"]], env=base | env, capture_output=True, text=True, check=False
+    )
+    assert proc.returncode == 0, proc.stderr
+    return dict(line.split("=", 1) for line in output.read_text().splitlines())
+
+
+@pytest.mark.parametrize(
+    ("env", "enabled", "cloudflare"),
+    [
+        ({}, "false", "false"),
+        ({"ALICLOUD_ACCESS_KEY": "a", "ALICLOUD_SECRET_KEY": "b"}, "false", "false"),  # no backend
+        ({"PULUMI_ACCESS_TOKEN": "t"}, "false", "false"),  # no cloud
+        ({"PULUMI_ACCESS_TOKEN": "t", "ALICLOUD_ACCESS_KEY": "a"}, "false", "false"),  # half a pair
+        ({"PULUMI_ACCESS_TOKEN": "t", "ALICLOUD_ACCESS_KEY": "a", "ALICLOUD_SECRET_KEY": "b"}, "true", "false"),
+        ({"PULUMI_BACKEND_URL": "s3://b", "AWS_ACCESS_KEY_ID": "a", "AWS_SECRET_ACCESS_KEY": "b"}, "true", "false"),
+        ({"PULUMI_ACCESS_TOKEN": "t", "CLOUDFLARE_API_TOKEN": "c"}, "true", "true"),
+    ],
+)
+def test_each_cloud_is_optional_and_any_one_with_a_backend_enables_the_job(tmp_path, env, enabled, cloudflare):
+    for job in cloud_jobs().values():
+        assert _check_credentials(job, tmp_path, env) == {"enabled": enabled, "cloudflare": cloudflare}
+
+
+def test_a_cloudflare_secret_is_written_into_the_stack_config_before_the_command():
+    for job in cloud_jobs().values():
+        steps = job["steps"]
+        [token] = [s for s in steps if "wfga:cloudflare_api_token" in s.get("run", "")]
+        [command] = commands(job)
+        assert steps.index(token) < steps.index(command)
+        assert token["if"] == "steps.creds.outputs.enabled == 'true' && steps.creds.outputs.cloudflare == 'true'"
+        # From stdin, not the command line, where other processes could read it.
+        assert '"$CLOUDFLARE_API_TOKEN" | pulumi config set --secret --stack "$STACK_NAME"' in token["run"]
+        [install] = [s for s in steps_using(job, "pulumi/actions") if s not in commands(job)]
+        assert steps.index(install) < steps.index(token) and install["if"] == token["if"]
+
+
 def test_workflows_are_actionlint_clean():
     files = sorted(str(p.relative_to(ROOT)) for p in WORKFLOWS.glob("*.yml"))
     assert files
@@ -77,7 +147,7 @@ def test_pull_requests_test_diff_and_preview():
     assert jobs["diff"]["permissions"]["pull-requests"] == "write"
     preview = jobs["preview"]
     assert {"test", "diff"} <= set(preview["needs"])
-    [pulumi] = steps_using(preview, "pulumi/actions")
+    [pulumi] = commands(preview)
     assert pulumi["with"]["command"] == "preview"
     assert pulumi["with"]["diff"] is True
     assert pulumi["with"]["comment-on-pr"] is True
@@ -96,7 +166,7 @@ def test_main_deploys_in_a_protected_environment_and_is_never_cancelled():
     assert up["strategy"]["max-parallel"] == 1
     assert "timeout-minutes" not in up  # a timeout would cancel a running `pulumi up`
     assert set(up["needs"]) == {"test", "stacks"}
-    [pulumi] = steps_using(up, "pulumi/actions")
+    [pulumi] = commands(up)
     assert pulumi["with"]["command"] == "up"
 
 

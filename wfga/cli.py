@@ -20,7 +20,7 @@ from typing import Any
 from wfga.model.config import ConfigError, parse_stack_config
 from wfga.offline.engine import Plan, run_program
 from wfga.offline.stackfile import StackValues, load_stack, project_of, project_root, stack_path
-from wfga.ops import diagram, diff, node_tool, probe, wfconf
+from wfga.ops import diagram, diff, init, node_tool, probe, wfconf
 from wfga.ops.node_config import PlaceholderError, merge_lists, safe_lines
 from wfga.ops.report import port_map_csv, render_plan
 from wfga.plan.cloudinit import nginx_conf
@@ -155,12 +155,37 @@ def cmd_plan(args: argparse.Namespace) -> int:
     return 0
 
 
+def without_access_points(outputs: dict[str, Any], dropped: set[str]) -> dict[str, Any]:
+    """The outputs as if the dropped access points were gone: the lines to set before removing them."""
+    if not dropped or "backup_entries" not in outputs:
+        return outputs
+    entries = {
+        node: [item for item in items if item["access_point"] not in dropped]
+        for node, items in outputs["backup_entries"].items()
+    }
+    # A node whose web primary is dropped falls back to the plain order.
+    for items in entries.values():
+        for i, item in enumerate(items):
+            if item.get("web_primary") in dropped:
+                items[i] = {**item, "web_primary": ""}
+    return {**outputs, "backup_entries": entries}
+
+
 def cmd_node_config(args: argparse.Namespace) -> int:
     specs = [*args.sources, *(args.config_file or [])]
     if not specs:
         raise ConfigError([f"give the stacks in line order: each {STACK_HELP}, or an outputs .json"])
     sources = [outputs_of(spec) for spec in specs]
-    entries = merge_lists([(s.label, s.outputs) for s in sources])
+    dropped = set(args.drop_access_point or [])
+    unknown = dropped - {
+        item["access_point"]
+        for s in sources
+        for items in s.outputs.get("backup_entries", {}).values()
+        for item in items
+    }
+    if unknown:
+        raise ConfigError([f"--drop-access-point: {', '.join(sorted(unknown))} is in none of the sources"])
+    entries = merge_lists([(s.label, without_access_points(s.outputs, dropped)) for s in sources])
     known = {ip for s in sources for ip in s.placeholders}
     lines = safe_lines(entries, known, allow_placeholders=args.allow_placeholders)
     if args.json:
@@ -217,6 +242,44 @@ def cmd_check_node_config(args: argparse.Namespace) -> int:
         return node_tool.check(Path(args.path), args.node, expected, fix=args.fix)
     except node_tool.NodeToolError as err:
         return _fail("check-node-config", str(err))
+
+
+def cmd_init(args: argparse.Namespace) -> int:
+    answers = init.Answers(
+        cluster_name=args.cluster_name or "",
+        cloud=args.cloud or "",
+        region=args.region or "",
+        vpc_id=args.vpc_id or "",
+        cidr=args.cidr or "",
+        route_tables=args.route_table or [],
+        attach_vswitches=args.attach_vswitch or [],
+        security_group=args.security_group or "",
+        nodes=args.node or [],
+        access_points=args.access_point or [],
+        layout=args.layout,
+        stack=args.stack,
+        org=args.org,
+    )
+    if sys.stdin.isatty() and not args.no_input:
+        init.prompt(answers, input)
+    root = Path(args.dir).resolve() if args.dir else project_root()
+    try:
+        written = init.run(root, answers, force=args.force, remove_demos=args.remove_demos)
+    except init.InitError as err:
+        print("wfga init: nothing written:", file=sys.stderr)
+        print("\n".join(f"  - {p}" for p in err.problems), file=sys.stderr)
+        return EXIT_BAD_INPUT
+    for path in written.files:
+        print(f"wrote {path.relative_to(root)}")
+    for path in written.removed:
+        print(f"removed the demo {path.relative_to(root)}")
+    if written.others:
+        print(
+            f"not written by init, now planned against your cluster: {', '.join(written.others)}; "
+            "check them with `wfga plan`, or delete them"
+        )
+    print("every stack written plans cleanly offline; next: docs/production.md (backend, secrets, credentials)")
+    return 0
 
 
 def cmd_build_node_tool(args: argparse.Namespace) -> int:
@@ -361,6 +424,12 @@ def _add_plan_commands(sub: Any) -> None:
         "(`pulumi stack output --json` or `wfga plan --json`)",
     )
     node.add_argument("--config-file", action="append", metavar="PATH", help="a stack file, after SOURCEs (repeat)")
+    node.add_argument(
+        "--drop-access-point",
+        action="append",
+        metavar="NAME",
+        help="leave this access point's entries out: the lines to set before removing it (repeat)",
+    )
     node.add_argument("--json", metavar="PATH|-", help="write {node: line} as JSON")
     node.add_argument("--out", metavar="DIR", help="write NODE.conf per node")
     node.add_argument(
@@ -378,6 +447,50 @@ def _add_plan_commands(sub: Any) -> None:
     _stack_arguments(policy)
     policy.add_argument("--json", metavar="PATH|-", default="-", help="where to write it (default stdout)")
     policy.set_defaults(func=cmd_policy_config)
+
+
+def _add_init_command(sub: Any) -> None:
+    start = sub.add_parser(
+        "init",
+        help="write Pulumi.yaml and stack files for your own cluster and access points, checked by planning them",
+        description=(
+            "Put your cluster in Pulumi.yaml and write the stacks of one layout; on a terminal, asks for what "
+            "the flags leave out. Writes nothing unless every stack plans cleanly offline. Exit 0; 2: bad "
+            "input or a stack that does not plan."
+        ),
+    )
+    start.add_argument("--cluster-name", metavar="NAME", help="short name used in resource names, e.g. hz")
+    start.add_argument("--cloud", choices=("alicloud", "aws"), help="the cluster's cloud")
+    start.add_argument("--region", metavar="REGION", help="the cluster's region, e.g. cn-hangzhou")
+    start.add_argument("--vpc-id", metavar="ID", help="the cluster's VPC")
+    start.add_argument("--cidr", metavar="CIDR", help="the cluster VPC's CIDR")
+    start.add_argument("--route-table", action="append", metavar="ID", help="a cluster route table (repeat)")
+    start.add_argument(
+        "--attach-vswitch", action="append", metavar="ZONE=ID", help="Alibaba: vSwitch for the CEN attachment (repeat)"
+    )
+    start.add_argument("--security-group", metavar="ID", help="cluster security group to open to access points")
+    start.add_argument("--node", action="append", metavar="NAME=IP[@SLOT]", help="an IM node (repeat, in slot order)")
+    start.add_argument(
+        "--access-point",
+        action="append",
+        metavar="SPEC",
+        help="name=..,region=..,cidr=..,zones=A+B[,cloud=..,link=..,kind=..,instance_type=..] (repeat)",
+    )
+    start.add_argument(
+        "--layout",
+        choices=("all-in-one", "region"),
+        default="all-in-one",
+        help="one stack, or a core stack and one per access point",
+    )
+    start.add_argument("--stack", default="prod", metavar="NAME", help="the all-in-one stack's name (default prod)")
+    start.add_argument(
+        "--org", default="organization", metavar="ORG", help="Pulumi organization in core_stack (default organization)"
+    )
+    start.add_argument("--dir", metavar="DIR", help="the project directory (default: the current project)")
+    start.add_argument("--force", action="store_true", help="replace stack files that exist")
+    start.add_argument("--remove-demos", action="store_true", help="delete the shipped demo stacks")
+    start.add_argument("--no-input", action="store_true", help="never prompt, even on a terminal")
+    start.set_defaults(func=cmd_init)
 
 
 def _add_safe_change_commands(sub: Any) -> None:
@@ -487,6 +600,7 @@ def build_parser() -> argparse.ArgumentParser:
         ),
     )
     sub = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
+    _add_init_command(sub)
     _add_plan_commands(sub)
     _add_safe_change_commands(sub)
     return parser
