@@ -369,7 +369,7 @@ def _commit(repo: Path) -> None:
     _git(repo, "commit", "-q", "-m", "base")
 
 
-def test_a_git_ref_is_planned_with_its_own_code(tmp_path):
+def test_a_git_ref_is_planned_with_its_own_code(tmp_path, monkeypatch, capsys):
     repo = _project_copy(tmp_path)
     component = repo / "components" / "networks.py"
     current = component.read_text()
@@ -398,6 +398,12 @@ def test_a_git_ref_is_planned_with_its_own_code(tmp_path):
     # A ref with a slash, one stack: the same verdict.
     [single] = diff.run(repo, ["t"], "release/base", all_stacks=False)
     assert (single.base, single.head, single.impact) == ("release/base:t", "t", "additive")
+    # The command line takes the stack as a name, a qualified name or its file, the same way.
+    monkeypatch.chdir(repo)
+    for stack in ("stacks/Pulumi.t.yaml", "organization/wfga/t"):
+        assert main(["diff", "--base-ref", "release/base", stack, "--format", "json"]) == 1, stack
+        [result] = json.loads(capsys.readouterr().out)
+        assert (result["base"], result["impact"]) == ("release/base:t", "additive"), stack
 
 
 def test_a_ref_with_this_code_is_planned_here_and_an_unchanged_stack_once(tmp_path, monkeypatch):

@@ -19,7 +19,7 @@ from typing import Any
 
 from wfga.model.config import ConfigError, parse_stack_config
 from wfga.offline.engine import Plan, run_program
-from wfga.offline.stackfile import StackValues, load_stack, project_of, project_root, stack_path
+from wfga.offline.stackfile import StackValues, load_stack, project_of, project_root, stack_name_of, stack_path
 from wfga.ops import diagram, diff, init, node_tool, probe, wfconf
 from wfga.ops.node_config import PlaceholderError, merge_lists, safe_lines
 from wfga.ops.report import port_map_csv, render_plan
@@ -209,9 +209,30 @@ def _fail(command: str, message: str) -> int:
     return EXIT_BAD_INPUT
 
 
+def stack_name(spec: str) -> str:
+    """A stack's short name from its name, its qualified name (org/project/stack) or its file's path."""
+    if spec.endswith((".yaml", ".yml")):
+        return stack_name_of(Path(spec))
+    return spec.rsplit("/", 1)[-1]
+
+
+def diff_side(spec: str) -> str:
+    """A diff side as the diff reads it: files as given, stack names (also after REF:) made short."""
+    if spec.endswith(".json") or is_stack_file(spec):
+        return spec
+    if ":" in spec:
+        ref, _, stack = spec.rpartition(":")
+        return f"{ref}:{stack_name(stack)}"
+    return stack_name(spec)
+
+
 def cmd_diff(args: argparse.Namespace) -> int:
+    sides, base_ref = [diff_side(s) for s in args.sides], args.base_ref
+    if base_ref is not None and not args.all and len(args.sides) == 1:
+        # STACK at the ref against STACK here, however STACK was written (a file keeps its own path).
+        sides, base_ref = [f"{base_ref}:{stack_name(args.sides[0])}", sides[0]], None
     try:
-        diffs = diff.run(project_root(), args.sides, args.base_ref, args.all)
+        diffs = diff.run(project_root(), sides, base_ref, args.all)
     except diff.DiffInputError as err:
         return _fail("diff", str(err))
     text = diff.render(diffs, args.format)
@@ -505,7 +526,9 @@ def _add_safe_change_commands(sub: Any) -> None:
         metavar="BASE HEAD",
         help="each STACK, a stack file, a plan .json, or REF:STACK (that git ref's tree, its own code)",
     )
-    change.add_argument("--base-ref", metavar="REF", help="BASE is STACK at this git ref; give only STACK")
+    change.add_argument(
+        "--base-ref", metavar="REF", help="BASE is STACK at this git ref; give only STACK (its name or its file)"
+    )
     change.add_argument("--all", action="store_true", help="with --base-ref: every stack here or at REF")
     change.add_argument("--format", choices=("text", "markdown", "json"), default="text", help="report format")
     change.add_argument("--out", metavar="PATH", help="write the report here instead of stdout")
