@@ -162,11 +162,11 @@ def test_a_slot_shift_reads_as_one_line_per_node_and_cause(tmp_path):
         + " (listenerPort)  [replaced: listenerPort changes]"
     ]
     notes = text.split("\nNotes\n", 1)[1].splitlines()
-    assert notes[0].startswith("  - 24 x: listener NAME is replaced (listenerPort changes)")
-    assert notes[1].startswith("      NAME: fra-im-3-long-listener, ")
+    assert notes[0].startswith("  - 24 listener(s) replaced (listenerPort changes): fra-im-3-long-listener, ")
+    assert not notes[1].startswith("  - ")  # one note for the one cause
     assert len(text.splitlines()) < 50
     markdown = diff.render_markdown(result)
-    assert "24 x: listener NAME is replaced" in markdown and "urn:" not in markdown
+    assert "24 listener(s) replaced" in markdown and "urn:" not in markdown
 
 
 def test_adding_an_access_point_appends_entries(base, tmp_path):
@@ -464,3 +464,19 @@ def test_switching_web_clients_off_with_few_nodes_moves_nobody(tmp_path, base):
     assert result.impact == "none"
     assert result.notes[0].startswith("web_clients switched off")
     assert diff.web_switch_note(base, base) is None
+
+
+def test_notes_alike_but_for_the_resource_are_said_once_with_the_names():
+    eip = "alicloud:ecs/eipAddress:EipAddress"
+    protected = "protected: `pulumi up` refuses to delete it until it is unprotected"
+    names = ["fra-nlb-1-eip-eu-central-1a", "fra-nlb-1-eip-eu-central-1b"]
+    resources = [diff.ResourceChange("delete", eip, n, f"k::{n}", note=protected) for n in names]
+    notes = [f"EIP {n} is deleted ({protected})" for n in names] + ["something else entirely"]
+    text = diff.render_text(diff.PlanDiff("t", "a", "b", [], resources, notes))
+    assert f"    - 2 x {eip}  {', '.join(names)}  [{protected}]" in text
+    tail = text.split("\nNotes\n", 1)[1].splitlines()
+    assert tail == [
+        f"  - 2 x: EIP NAME is deleted ({protected})",
+        f"      NAME: {', '.join(names)}",
+        "  - something else entirely",
+    ]
