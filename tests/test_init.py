@@ -76,7 +76,13 @@ def test_init_writes_a_region_layout_that_plans(project, capsys):
     assert "wrote stacks/Pulumi.sgp.yaml" in out and "wrote stacks/Pulumi.core.yaml" in out
     # The demos were kept (no --remove-demos) and are named as now planned against this cluster.
     assert "Pulumi.demo.yaml" in out.split("not written by init", 1)[1]
-    cluster = yaml.safe_load((project / "Pulumi.yaml").read_text(encoding="utf-8"))["config"]["wfga:cluster"]
+    written = yaml.safe_load((project / "Pulumi.yaml").read_text(encoding="utf-8"))
+    before = yaml.safe_load((PROJECT / "Pulumi.yaml").read_text(encoding="utf-8"))
+    # The project's own keys stay; only the cluster is the operator's now.
+    assert {k: v for k, v in written.items() if k not in ("config", "main")} == {
+        k: v for k, v in before.items() if k not in ("config", "main")
+    }
+    cluster = written["config"]["wfga:cluster"]
     assert cluster["value"]["vpc_id"] == "vpc-uf6own000000000000001"
     assert [n["slot"] for n in cluster["value"]["nodes"]] == [1, 2, 9]
     sgp = yaml.safe_load((project / "stacks" / "Pulumi.sgp.yaml").read_text(encoding="utf-8"))["config"]

@@ -23,8 +23,6 @@ from wfga.offline.stackfile import program_dir, stack_path
 
 # The stacks the repository ships as demos: `--remove-demos` deletes these files and no others.
 DEMO_STACKS = ("demo", "core", "sg", "fra", "aws-demo", "mixed-demo", "vm-demo", "edge-demo", "av-demo")
-# Pulumi.yaml keys init keeps from the existing project file, in this order.
-PROJECT_KEYS = ("name", "runtime", "description", "stackConfigDir", "main")
 # Access point keys a flag may set: the flag's key, the config key, and how to read the value.
 AP_KEYS: dict[str, tuple[str, Callable[[str], Any]]] = {
     "name": ("name", str),
@@ -209,8 +207,8 @@ def _dump(data: dict[str, Any]) -> str:
 
 
 def project_text(existing: dict[str, Any], cluster: dict[str, Any]) -> str:
-    """Pulumi.yaml with the project's own keys kept and the cluster replaced."""
-    data = {key: existing[key] for key in PROJECT_KEYS if key in existing}
+    """Pulumi.yaml with every key of the project's kept and the cluster replaced."""
+    data = dict(existing)
     data.setdefault("name", "wfga")
     config = dict(existing.get("config") or {})
     # Object values in Pulumi.yaml need the `value:` form.
