@@ -2,12 +2,16 @@
 
 from __future__ import annotations
 
+import argparse
 import csv
 import json
 import subprocess
 import sys
 
+import pytest
+
 from tests.conftest import PROJECT, project_env
+from wfga.cli import build_parser, main
 from wfga.ops import wfconf
 
 
@@ -147,3 +151,62 @@ def test_plan_out_writes_each_vms_nginx_conf(tmp_path):
     conf = (tmp_path / "tyo-vm-2.nginx.conf").read_text(encoding="utf-8")
     assert conf.count("server {") == 18
     assert "listen 1886 " in conf and "proxy_pass 172.16.0.16:1883;" in conf
+
+
+# Every command that reads a stack: how it is given the stack file instead of STACK.
+PROBE = ["--address", "127.0.0.1", "--node", "im-1", "--timeout", "0.2", "--no-turn", "--json", "-"]
+STACK_FORMS = {
+    "plan": (["sg"], ["--config-file", "stacks/Pulumi.sg.yaml"]),
+    "policy-config": (["sg"], ["--config-file", "stacks/Pulumi.sg.yaml"]),
+    "node-config": (["sg", "--allow-placeholders"], ["--config-file", "stacks/Pulumi.sg.yaml", "--allow-placeholders"]),
+    "probe": (["sg", *PROBE], ["--config-file", "stacks/Pulumi.sg.yaml", *PROBE]),
+    "diff": (["sg", "sg", "--format", "json"], ["sg", "--config-file", "stacks/Pulumi.sg.yaml", "--format", "json"]),
+}
+
+
+def test_every_command_reading_a_stack_takes_config_file():
+    parser = build_parser()
+    sub = next(a for a in parser._actions if isinstance(a, argparse._SubParsersAction))
+    reading = {name for name in sub.choices if name not in ("init", "build-node-tool")}
+    assert reading == {*STACK_FORMS, "check-node-config"}
+    for name in reading:
+        options = {o for a in sub.choices[name]._actions for o in a.option_strings}
+        assert "--config-file" in options, name
+
+
+def _comparable(command: str, out: str) -> str:
+    if command == "probe":
+        # Whether 127.0.0.1 answers is the machine's business; which addresses were tried is ours.
+        return json.dumps([{k: r[k] for k in ("access_point", "zone", "ip", "port", "node")} for r in json.loads(out)])
+    if command == "diff":
+        [result] = json.loads(out)
+        assert result["head"] in ("sg", "stacks/Pulumi.sg.yaml")
+        return json.dumps({k: v for k, v in result.items() if k != "head"})
+    return out
+
+
+@pytest.mark.parametrize("command", sorted(STACK_FORMS))
+def test_stack_name_and_config_file_give_the_same_result(command, capsys):
+    results = []
+    for argv in STACK_FORMS[command]:
+        code = main([command, *argv])
+        out, err = capsys.readouterr()
+        assert code in ((0, 1) if command == "probe" else (0,)), err
+        assert out.strip()
+        results.append((code, _comparable(command, out)))
+    assert results[0] == results[1]
+
+
+def test_diff_takes_two_stack_files_as_config_files():
+    proc = run("diff", "--config-file", "stacks/Pulumi.sg.yaml", "--config-file", "stacks/Pulumi.sg.yaml")
+    assert proc.returncode == 0, proc.stderr
+    assert proc.stdout.startswith("wfga diff: stack sg: stacks/Pulumi.sg.yaml -> stacks/Pulumi.sg.yaml\nimpact: none")
+
+
+@pytest.mark.parametrize("argv", [["--config-file", "stacks/Pulumi.sg.yaml"], ["sg"], ["stacks/Pulumi.sg.yaml"]])
+def test_probing_a_stack_without_address_says_what_to_give(argv):
+    proc = run("probe", *argv)
+    assert proc.returncode == 2
+    assert "a stack is planned offline, with placeholder addresses" in proc.stderr
+    assert "--outputs FILE" in proc.stderr and "--address IP" in proc.stderr
+    assert "Traceback" not in proc.stderr

@@ -227,10 +227,11 @@ def diff_side(spec: str) -> str:
 
 
 def cmd_diff(args: argparse.Namespace) -> int:
-    sides, base_ref = [diff_side(s) for s in args.sides], args.base_ref
-    if base_ref is not None and not args.all and len(args.sides) == 1:
+    given = [*args.sides, *(args.config_file or [])]
+    sides, base_ref = [diff_side(s) for s in given], args.base_ref
+    if base_ref is not None and not args.all and len(given) == 1:
         # STACK at the ref against STACK here, however STACK was written (a file keeps its own path).
-        sides, base_ref = [f"{base_ref}:{stack_name(args.sides[0])}", sides[0]], None
+        sides, base_ref = [f"{base_ref}:{stack_name(given[0])}", sides[0]], None
     try:
         diffs = diff.run(project_root(), sides, base_ref, args.all)
     except diff.DiffInputError as err:
@@ -311,13 +312,19 @@ def cmd_build_node_tool(args: argparse.Namespace) -> int:
 
 
 def _probe_targets(args: argparse.Namespace) -> list[probe.Target]:
-    given = [s for s in (args.source, args.outputs) if s]
+    given = [s for s in (args.source, args.config_file, args.outputs) if s]
     if len(given) != 1:
         raise probe.ProbeInputError(
-            "give one port map: --outputs FILE (`pulumi stack output --json`), or STACK / a plan with --address"
+            "give one port map: --outputs FILE (`pulumi stack output --json`), or with --address "
+            "STACK, --config-file PATH or a plan .json"
         )
     spec = str(given[0])
     if args.address is None:
+        if args.config_file or spec.endswith((".yaml", ".yml")) or not Path(spec).exists():
+            raise probe.ProbeInputError(
+                f"{spec}: a stack is planned offline, with placeholder addresses: nothing deployed to probe; "
+                "give --outputs FILE (`pulumi stack output --json`), or --address IP for a local dry run"
+            )
         return probe.read_targets(Path(spec))
     # A dry run: every public port of the port map, at one address of yours (e.g. 127.0.0.1).
     try:
@@ -527,7 +534,12 @@ def _add_safe_change_commands(sub: Any) -> None:
         help="each STACK, a stack file, a plan .json, or REF:STACK (that git ref's tree, its own code)",
     )
     change.add_argument(
-        "--base-ref", metavar="REF", help="BASE is STACK at this git ref; give only STACK (its name or its file)"
+        "--config-file", action="append", metavar="PATH", help="a stack file, as a side after the others (repeat)"
+    )
+    change.add_argument(
+        "--base-ref",
+        metavar="REF",
+        help="BASE is STACK at this git ref; give only STACK (its name or its file, or --config-file)",
     )
     change.add_argument("--all", action="store_true", help="with --base-ref: every stack here or at REF")
     change.add_argument("--format", choices=("text", "markdown", "json"), default="text", help="report format")
@@ -587,6 +599,7 @@ def _add_safe_change_commands(sub: Any) -> None:
         metavar="SOURCE",
         help="with --address: STACK, a stack file or a plan/outputs .json; else use --outputs",
     )
+    prober.add_argument("--config-file", metavar="PATH", help="with --address: a stack file, instead of SOURCE")
     prober.add_argument("--outputs", metavar="FILE", help="`pulumi stack output --json` of a deployed stack")
     prober.add_argument(
         "--address",
