@@ -2,7 +2,8 @@ from __future__ import annotations
 
 import copy
 import os
-from collections.abc import Callable
+import sys
+from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any
 
@@ -40,11 +41,38 @@ def plan_values(values: dict[str, Any], stack: str = "test") -> Plan:
     return run_program(StackValues(stack=stack, values=values), PROJECT)
 
 
+# The operator's files: no test may read them, so that editing them cannot break the suite.
+OPERATOR_FILES = (str(ROOT / "Pulumi.yaml"), str(ROOT / "stacks"))
+_IN_OPERATOR_STACKS = str(ROOT / "stacks") + os.sep
+_READ_EVENTS = frozenset({"open", "os.listdir", "os.scandir"})
+_operator_reads: list[str] = []
+
+
+def _watch_operator_files(event: str, args: tuple[Any, ...]) -> None:
+    # An audit hook sees every open and directory listing of this process, however it is made
+    # (pathlib, yaml, glob, the offline engine); child processes run in PROJECT instead.
+    if event not in _READ_EVENTS or not args or not isinstance(args[0], str | bytes | os.PathLike):
+        return
+    path = os.path.normpath(os.path.join(os.getcwd(), os.fsdecode(args[0])))
+    if path in OPERATOR_FILES or path.startswith(_IN_OPERATOR_STACKS):
+        _operator_reads.append(path)
+
+
+sys.addaudithook(_watch_operator_files)
+
+
 @pytest.fixture(autouse=True)
-def _in_the_fixture_project(monkeypatch: pytest.MonkeyPatch) -> None:
+def _in_the_fixture_project(monkeypatch: pytest.MonkeyPatch) -> Iterator[None]:
     # Commands find their project from the working directory, as Pulumi does: run every test in
     # the suite's own project so a stack name never reaches the operator's stacks/.
     monkeypatch.chdir(PROJECT)
+    _operator_reads.clear()
+    yield
+    if _operator_reads:
+        pytest.fail(
+            f"read the operator's files {sorted(set(_operator_reads))}: plan the suite's own project "
+            "(tests/fixtures/project) instead"
+        )
 
 
 def project_env() -> dict[str, str]:

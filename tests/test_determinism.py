@@ -1,14 +1,14 @@
 """A plan is a pure function of its stack file: the same bytes on every run, whatever the threads do.
 
-The property holds for any stack, so these tests plan the operator's own stacks/ (whatever they
-hold) as well as synthetic registrations; no assertion depends on what those stacks contain.
+The property holds for any stack: these tests plan every stack of the suite's own project (a copy
+of the shipped stacks; the operator's stacks/ are theirs to edit, and .ci/run plans them) as well as
+synthetic registrations; no assertion depends on what those stacks contain.
 """
 
 from __future__ import annotations
 
 import ipaddress
 import json
-import os
 import random
 import subprocess
 import sys
@@ -22,7 +22,7 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from tests.conftest import ROOT, stack_plan
+from tests.conftest import PROJECT, project_env, stack_plan
 from wfga.offline import engine
 from wfga.offline.engine import OfflineError, StackPlanner, WfgaMocks
 from wfga.offline.stackfile import stack_name_of, stack_path
@@ -30,7 +30,7 @@ from wfga.ops.report import render_plan
 from wfga.plan.nodeline import PLACEHOLDER_NETWORKS
 
 EIP = "alicloud:ecs/eipAddress:EipAddress"
-STACKS = sorted(stack_name_of(p) for p in (ROOT / "stacks").glob("Pulumi.*.yaml"))
+STACKS = sorted(stack_name_of(p) for p in (PROJECT / "stacks").glob("Pulumi.*.yaml"))
 
 
 def _no_reference(name: str) -> dict[str, Any]:
@@ -107,7 +107,7 @@ class JitteryMocks(WfgaMocks):
 
 def _plan_both_ways(planner: StackPlanner, stack: str) -> tuple[str, str]:
     """A stack's plan as `wfga plan --json` writes it and as `wfga plan` prints it."""
-    plan = planner.plan_file(stack_path(ROOT, stack))
+    plan = planner.plan_file(stack_path(PROJECT, stack))
     return plan.json_text(), render_plan(plan)
 
 
@@ -121,7 +121,7 @@ def twice() -> dict[str, list[tuple[str, str]]]:
         engine.WfgaMocks = JitteryMocks  # type: ignore[misc]
         try:
             # A fresh planner per run: nothing is reused between the two runs.
-            planner = StackPlanner(ROOT)
+            planner = StackPlanner(PROJECT)
             runs.append({stack: _plan_both_ways(planner, stack) for stack in STACKS})
         finally:
             engine.WfgaMocks = original  # type: ignore[misc]
@@ -131,7 +131,7 @@ def twice() -> dict[str, list[tuple[str, str]]]:
 def test_every_shipped_stack_is_planned() -> None:
     # The parametrized tests below run per file in stacks/; an empty glob would make them vacuous.
     assert STACKS
-    assert set(STACKS) == {p.name.removeprefix("Pulumi.").removesuffix(".yaml") for p in (ROOT / "stacks").iterdir()}
+    assert set(STACKS) == {p.name.removeprefix("Pulumi.").removesuffix(".yaml") for p in (PROJECT / "stacks").iterdir()}
 
 
 @pytest.mark.parametrize("stack", STACKS)
@@ -150,10 +150,10 @@ def test_a_plan_in_a_fresh_process_has_the_same_bytes(twice: dict[str, list[tupl
     # Another process: another hash seed, other thread timing, and the region stack's reference to
     # the core stack resolved by planning it in a child process of its own.
     out = tmp_path / "fra.json"
-    env = dict(os.environ, PYTHONHASHSEED="12345")
+    env = dict(project_env(), PYTHONHASHSEED="12345")
     proc = subprocess.run(
         [sys.executable, "-m", "wfga", "plan", "fra", "--json", str(out)],
-        cwd=ROOT,
+        cwd=PROJECT,
         env=env,
         capture_output=True,
         text=True,

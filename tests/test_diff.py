@@ -406,6 +406,33 @@ def test_a_git_ref_is_planned_with_its_own_code(tmp_path, monkeypatch, capsys):
         assert (result["base"], result["impact"]) == ("release/base:t", "additive"), stack
 
 
+def test_a_project_in_a_subdirectory_is_diffed_against_its_own_files_and_code_at_the_ref(tmp_path, monkeypatch):
+    # The program at the top of the repository, the project (Pulumi.yaml, stacks/) in ops/ with
+    # `main: ..`, as the suite's own fixture project is laid out.
+    repo = _project_copy(tmp_path)
+    project = repo / "ops"
+    project.mkdir()
+    (repo / "Pulumi.yaml").rename(project / "Pulumi.yaml")
+    with (project / "Pulumi.yaml").open("a") as f:
+        f.write("main: ..\n")
+    component = repo / "components" / "networks.py"
+    current = component.read_text()
+    component.write_text(current.replace('description="wfga access point"', 'description="wfga access point (old)"'))
+    cluster = {**CLUSTER, "attach_vswitches": {"cn-hangzhou-h": "vsw-h", "cn-hangzhou-i": "vsw-i"}}
+    sg = {k: v for k, v in SG.items() if k not in ("vpc_id", "route_table_id", "vswitches")} | {"link": "cen"}
+    fra = {k: v for k, v in FRA.items() if k not in ("vpc_id", "route_table_id", "vswitches")} | {"link": "cen"}
+    write_stack(project / "stacks", cluster, [sg])
+    _commit(repo)
+    component.write_text(current)
+    write_stack(project / "stacks", cluster, [sg, fra])
+    monkeypatch.chdir(project)
+    [result] = diff.run(project, ["t"], "HEAD", all_stacks=False)
+    # The stack existed at HEAD (not "absent: new stack"), planned with HEAD's code from above ops/.
+    assert (result.base, result.impact) == ("HEAD:t", "additive")
+    vpc = [r for r in result.resources if r.name == "sg-vpc"]
+    assert [(r.action, r.inputs) for r in vpc] == [("update", ["description"])]
+
+
 def test_a_ref_with_this_code_is_planned_here_and_an_unchanged_stack_once(tmp_path, monkeypatch):
     repo = _project_copy(tmp_path)
     write_stack(repo / "stacks", CLUSTER, [SG])

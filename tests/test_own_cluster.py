@@ -3,7 +3,9 @@
 The repository is copied, its Pulumi.yaml and stacks/ replaced by another cluster, and a
 representative part of the suite (the tests that plan stacks through every entry point: in-process,
 the command line, the README's diagram) runs green in the copy.  The rest of the suite reads stacks
-through the same conftest helpers, so the subset keeps the cost bounded without missing a path.
+through the same conftest helpers, so the subset keeps the cost bounded without missing a path; and
+every test of the whole suite runs under conftest's audit hook, which fails a test that opens or
+lists the operator's Pulumi.yaml or stacks/ in the test process.
 """
 
 from __future__ import annotations
@@ -12,10 +14,13 @@ import os
 import shutil
 import subprocess
 import sys
+from pathlib import Path
 
+import pytest
 import yaml
 
-from tests.conftest import ROOT
+from tests import conftest
+from tests.conftest import PROJECT, ROOT
 
 OWN_PROJECT = """\
 name: wfga
@@ -59,15 +64,20 @@ SUBSET = [
     "tests/test_cli.py::test_plan_prints_summary_bom_port_map_and_node_entries",
     "tests/test_check_node_config.py::test_plan_alone_compares_ports_of_placeholder_addresses",
 ]
-SKIP = shutil.ignore_patterns(".git", ".venv", "__pycache__", ".*_cache", "node_modules")
+SKIP_ANYWHERE = shutil.ignore_patterns(".git", ".venv", "__pycache__", ".*_cache", "node_modules")
+
+
+def skip(directory: str, names: list[str]) -> set[str]:
+    """What not to copy: caches, and the operator's own Pulumi.yaml and stacks/ (replaced, never read)."""
+    mine = {"Pulumi.yaml", "stacks"} if Path(directory) == ROOT else set()
+    return set(SKIP_ANYWHERE(directory, names)) | (mine & set(names))
 
 
 def test_the_suite_passes_with_another_cluster_in_pulumi_yaml_and_stacks(tmp_path):
     copy = tmp_path / "repo"
-    shutil.copytree(ROOT, copy, ignore=SKIP)
+    shutil.copytree(ROOT, copy, ignore=skip)
     nodes = "".join(f"        - {{name: node{n}, slot: {n}, private_ip: 10.8.1.{10 + n}}}\n" for n in range(1, 10))
     (copy / "Pulumi.yaml").write_text(OWN_PROJECT + nodes, encoding="utf-8")
-    shutil.rmtree(copy / "stacks")
     (copy / "stacks").mkdir()
     (copy / "stacks" / "Pulumi.prod.yaml").write_text(yaml.safe_dump(OWN_STACK), encoding="utf-8")
     env = {k: v for k, v in os.environ.items() if k != "PYTHONPATH"}
@@ -95,3 +105,23 @@ def test_the_suite_passes_with_another_cluster_in_pulumi_yaml_and_stacks(tmp_pat
     assert suite.returncode == 0, suite.stdout[-4000:] + suite.stderr[-2000:]
     summary = suite.stdout.strip().splitlines()[-1]
     assert " passed" in summary and "skipped" not in summary and "deselected" not in summary, summary
+
+
+def test_a_test_reading_the_operators_files_is_caught(monkeypatch: pytest.MonkeyPatch) -> None:
+    # Every test runs under conftest's audit hook; here it is shown to catch each way of reading.
+    with (ROOT / "Pulumi.yaml").open("rb"):
+        pass
+    monkeypatch.chdir(ROOT)
+    with pytest.raises(OSError):
+        open("stacks/Pulumi.no-such-stack.yaml", "rb")  # noqa: SIM115 (refused or not, it was tried)
+    list(Path("stacks").glob("Pulumi.*.yaml"))
+    monkeypatch.chdir(PROJECT)
+    (PROJECT / "Pulumi.yaml").read_bytes()
+    list((PROJECT / "stacks").glob("*.yaml"))
+    caught = list(conftest._operator_reads)
+    conftest._operator_reads.clear()
+    assert caught == [
+        str(ROOT / "Pulumi.yaml"),
+        str(ROOT / "stacks" / "Pulumi.no-such-stack.yaml"),
+        str(ROOT / "stacks"),
+    ]

@@ -552,12 +552,13 @@ def _git(root: Path, *args: str) -> bytes:
 
 def code_files(project: Path) -> dict[str, bytes]:
     """What a plan's program is made of, by path: its ``__main__.py`` and the two packages it imports."""
-    program = program_dir(project) / "__main__.py"
+    code = program_dir(project)
+    program = code / "__main__.py"
     files = {"__main__.py": program.read_bytes() if program.is_file() else b""}
     for package in ("wfga", "components"):
-        for path in sorted((project / package).rglob("*")):
+        for path in sorted((code / package).rglob("*")):
             if path.is_file() and "__pycache__" not in path.parts:
-                files[path.relative_to(project).as_posix()] = path.read_bytes()
+                files[path.relative_to(code).as_posix()] = path.read_bytes()
     return files
 
 
@@ -604,8 +605,11 @@ class RefTree:
             raise DiffInputError(
                 f"git ref {ref!r} is not a commit here; fetch it first (e.g. git fetch origin main)"
             ) from None
+        # The whole tree, from the top: in a subdirectory `git archive` would export only that
+        # subdirectory, and the program (Pulumi.yaml's `main`) may sit above the project.
         prefix = _git(root, "rev-parse", "--show-prefix").decode().strip()
-        archive = _git(root, "archive", "--format=tar", ref)
+        top = Path(_git(root, "rev-parse", "--show-toplevel").decode().strip())
+        archive = _git(top, "archive", "--format=tar", ref)
         with tarfile.open(fileobj=io.BytesIO(archive)) as tar:
             tar.extractall(directory, filter="data")
         self.project = directory / prefix
@@ -626,8 +630,9 @@ class RefTree:
             return PendingPlans(self, plans, present, None)
         out = self.project / ".wfga-diff"
         out.mkdir(exist_ok=True)
-        # The ref's own code, not ours: drop anything that could put this tree's wfga first.
+        # The ref's own code, not ours: its program's directory first, nothing of this tree's.
         env = {k: v for k, v in os.environ.items() if k != "PYTHONPATH"}
+        env["PYTHONPATH"] = str(program_dir(self.project))
         proc = subprocess.Popen(
             [sys.executable, "-c", _PLAN_STACKS, str(out), *present],
             cwd=self.project,
