@@ -11,7 +11,7 @@ from tests.conftest import PROJECT
 from wfga.cli import main
 from wfga.model.config import ConfigError
 from wfga.offline.stackfile import SECRET_PLACEHOLDER, load_stack
-from wfga.offline.yamldoc import MAX_BYTES, MAX_DEPTH
+from wfga.offline.yamldoc import MAX_BYTES, MAX_DEPTH, MAX_EXPANDED_CHARS
 
 LAUGHS = "\n".join(
     ["config:", "  other:lol:", '    a: &a ["lol", "lol", "lol", "lol", "lol", "lol", "lol", "lol", "lol"]']
@@ -57,6 +57,11 @@ REFUSED: list[tuple[str, bytes | str, str]] = [
         f"nested more than {MAX_DEPTH} levels deep",
     ),
     ("billion laughs under another namespace", LAUGHS, "expands to more than"),
+    (
+        "a long string repeated by thousands of aliases",
+        'config:\n  other:x:\n    s: &s "' + "A" * 60_000 + '"\n    copies: [' + ", ".join(["*s"] * 5000) + "]\n",
+        f"expands to more than {MAX_EXPANDED_CHARS} characters",
+    ),
     ("recursive alias", "config:\n  other:x: &a [1, *a]\n", "alias *a refers to a value that contains it"),
     ("recursive alias in a mapping", "config:\n  wfga:cluster: &c {nodes: *c}\n", "alias *c refers to a value"),
     ("undefined alias", "config:\n  wfga:layout: *nowhere\n", "alias *nowhere has no anchor"),

@@ -2,8 +2,8 @@
 
 PyYAML's own loaders recurse once per nesting level, expand aliases without limit and build
 objects JSON cannot hold (dates, sets, bytes).  Here the event stream is folded into nodes
-iteratively while the nesting depth and the node count *after* alias expansion are counted, so a
-deep or "billion laughs" document stops within a few events.  Values are then decoded with the
+iteratively while the nesting depth, the node count and the characters *after* alias expansion
+are counted, so a deep or "billion laughs" document stops within a few events.  Values are then decoded with the
 JSON-compatible subset of YAML the Pulumi CLI passes to a program: null, booleans, integers,
 floats, strings, lists and string-keyed mappings; timestamps stay strings, as the CLI keeps them.
 """
@@ -22,6 +22,9 @@ import yaml
 MAX_BYTES = 1 << 20
 MAX_DEPTH = 64
 MAX_NODES = 200_000
+# Characters of the values once aliases are expanded: a long string repeated by thousands of
+# aliases stays under MAX_NODES yet would decode to hundreds of megabytes.
+MAX_EXPANDED_CHARS = 4 * MAX_BYTES
 # Integers longer than this stay text: Python refuses to convert very long digit strings, and no
 # setting needs one.
 MAX_INT_DIGITS = 40
@@ -66,6 +69,8 @@ class Node:
     items: list[Node] = field(default_factory=list)
     # Nodes in this subtree once aliases are expanded: what decoding it would cost.
     size: int = 1
+    # Characters of its scalars once aliases are expanded.
+    chars: int = 0
 
     @property
     def pairs(self) -> Iterator[tuple[Node, Node]]:
@@ -89,6 +94,7 @@ def compose(text: str) -> Node | None:
     anchors: dict[str, Node] = {}
     open_nodes: set[int] = set()
     total = 0
+    total_chars = 0
     root: Node | None = None
     documents = 0
 
@@ -99,13 +105,20 @@ def compose(text: str) -> Node | None:
         else:
             root = node
 
-    def count(n: int, event: Any) -> None:
-        nonlocal total
+    def count(n: int, chars: int, event: Any) -> None:
+        nonlocal total, total_chars
         total += n
+        total_chars += chars
         if total > MAX_NODES:
             raise YamlProblem(
                 f"the document expands to more than {MAX_NODES} values (aliases repeating aliases?); "
                 "write the values out instead",
+                *_mark(event),
+            )
+        if total_chars > MAX_EXPANDED_CHARS:
+            raise YamlProblem(
+                f"the document expands to more than {MAX_EXPANDED_CHARS} characters (an alias repeating a long "
+                "value?); write the values out instead",
                 *_mark(event),
             )
 
@@ -127,8 +140,9 @@ def compose(text: str) -> Node | None:
                     _index(event.end_mark),
                     value=event.value,
                     plain=not event.style and event.tag in (None, "!") and event.implicit[0],
+                    chars=len(event.value),
                 )
-                count(1, event)
+                count(1, node.chars, event)
                 if event.anchor:
                     anchors[event.anchor] = node
                 attach(node)
@@ -137,7 +151,7 @@ def compose(text: str) -> Node | None:
                     raise YamlProblem(f"nested more than {MAX_DEPTH} levels deep", *_mark(event))
                 kind: Literal["seq", "map"] = "seq" if isinstance(event, yaml.SequenceStartEvent) else "map"
                 node = Node(kind, event.tag, *_mark(event), _index(event.start_mark))
-                count(1, event)
+                count(1, 0, event)
                 if event.anchor:
                     anchors[event.anchor] = node
                 open_nodes.add(id(node))
@@ -146,6 +160,7 @@ def compose(text: str) -> Node | None:
                 node = stack.pop()
                 node.end = _index(event.end_mark)
                 node.size = 1 + sum(child.size for child in node.items)
+                node.chars = sum(child.chars for child in node.items)
                 open_nodes.discard(id(node))
                 attach(node)
             elif isinstance(event, yaml.AliasEvent):
@@ -154,7 +169,7 @@ def compose(text: str) -> Node | None:
                     raise YamlProblem(f"alias *{event.anchor} has no anchor &{event.anchor} before it", *_mark(event))
                 if id(target) in open_nodes:
                     raise YamlProblem(f"alias *{event.anchor} refers to a value that contains it", *_mark(event))
-                count(target.size, event)
+                count(target.size, target.chars, event)
                 attach(target)
     except yaml.MarkedYAMLError as err:
         mark = err.problem_mark or err.context_mark
