@@ -497,7 +497,11 @@ def _unretrieved_in_one_line(loop: asyncio.AbstractEventLoop, context: dict[str,
     the caller).  asyncio logs each when the garbage collector finds it, in the middle of whatever
     runs then, with its traceback; formatting a traceback parses source with ``ast`` on Python
     3.11, and a parse nested inside another ``ast.parse`` makes CPython 3.11.7 raise "AST
-    constructor recursion depth mismatch" in the outer one.  One line, no traceback."""
+    constructor recursion depth mismatch" in the outer one.  One line, no traceback; none for a
+    ``pulumi.RunError`` (an image look-up that found nothing): run_program reports it once, and every
+    resource that awaited the failed value holds the same error, a line each after the CLI's message."""
+    if isinstance(context.get("exception"), pulumi.RunError):
+        return
     if "never retrieved" in str(context.get("message", "")):
         _ASYNCIO_LOG.error("%s: %r", context["message"], context.get("exception"))
         return
