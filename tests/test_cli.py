@@ -12,7 +12,9 @@ import pytest
 
 from tests.conftest import PROJECT, project_env
 from wfga.cli import build_parser, main
+from wfga.offline.engine import Plan
 from wfga.ops import wfconf
+from wfga.ops.report import as_written
 
 
 def run(*args: str) -> subprocess.CompletedProcess[str]:
@@ -210,3 +212,36 @@ def test_probing_a_stack_without_address_says_what_to_give(argv):
     assert "a stack is planned offline, with placeholder addresses" in proc.stderr
     assert "--outputs FILE" in proc.stderr and "--address IP" in proc.stderr
     assert "Traceback" not in proc.stderr
+
+
+def test_plan_json_marks_the_placeholders_of_the_lines_a_reader_would_paste(tmp_path):
+    proc = run("plan", "sg", "--json", "-")
+    assert proc.returncode == 0, proc.stderr
+    data = json.loads(proc.stdout)
+    outputs, placeholders = data["outputs"], set(data["placeholders"])
+    assert set(outputs["node_config"]) == set(outputs["backup_addresses"]) == {f"im-{n}" for n in range(1, 7)}
+    for node, line in outputs["node_config"].items():
+        entries = outputs["backup_addresses"][node].split(",")
+        # The entries keep their bare addresses (diff and node-config read them, and refuse them) ...
+        assert all(e.partition(":")[0] in placeholders for e in entries)
+        # ... the line to paste carries each one marked, so the server refuses the file.
+        assert line == "server.backup_address  " + ",".join(f"#PLACEHOLDER {e}" for e in entries)
+        assert wfconf.parse(line + "\n").rejected == [1]
+
+
+def test_as_written_marks_only_placeholder_entries_and_leaves_a_plan_without_any_alone():
+    outputs = {
+        "backup_addresses": {"im-1": "198.51.100.7:81:1881:8081,100.64.0.1:81:1881:8081"},
+        "node_config": {"im-1": "server.backup_address  198.51.100.7:81:1881:8081,100.64.0.1:81:1881:8081"},
+    }
+    plan = Plan(stack="t", resources=[], outputs=outputs, placeholders=["198.51.100.7"])
+    written = as_written(plan)
+    assert written.outputs["node_config"] == {
+        "im-1": "server.backup_address  #PLACEHOLDER 198.51.100.7:81:1881:8081,100.64.0.1:81:1881:8081"
+    }
+    assert written.outputs["backup_addresses"] == outputs["backup_addresses"]
+    assert plan.outputs["node_config"]["im-1"].startswith("server.backup_address  198.51.100.7")  # not changed
+    deployed = {"im-1": "100.64.0.1:81:1881:8081"}
+    real_outputs = {"backup_addresses": deployed, "node_config": {"im-1": f"server.backup_address  {deployed['im-1']}"}}
+    real = Plan(stack="t", resources=[], outputs=real_outputs)
+    assert as_written(real) is real

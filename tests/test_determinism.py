@@ -26,7 +26,7 @@ from tests.conftest import PROJECT, project_env, stack_plan
 from wfga.offline import engine
 from wfga.offline.engine import OfflineError, StackPlanner, WfgaMocks
 from wfga.offline.stackfile import stack_name_of, stack_path
-from wfga.ops.report import render_plan
+from wfga.ops.report import as_written, render_plan
 from wfga.plan.nodeline import PLACEHOLDER_NETWORKS
 
 EIP = "alicloud:ecs/eipAddress:EipAddress"
@@ -108,7 +108,7 @@ class JitteryMocks(WfgaMocks):
 def _plan_both_ways(planner: StackPlanner, stack: str) -> tuple[str, str]:
     """A stack's plan as `wfga plan --json` writes it and as `wfga plan` prints it."""
     plan = planner.plan_file(stack_path(PROJECT, stack))
-    return plan.json_text(), render_plan(plan)
+    return as_written(plan).json_text(), render_plan(plan)
 
 
 @pytest.fixture(scope="module")

@@ -22,7 +22,7 @@ from wfga.offline.engine import Plan, run_program
 from wfga.offline.stackfile import StackValues, load_stack, project_of, project_root, stack_name_of, stack_path
 from wfga.ops import diagram, diff, init, node_tool, probe, wfconf
 from wfga.ops.node_config import PlaceholderError, merge_lists, safe_lines
-from wfga.ops.report import port_map_csv, render_plan
+from wfga.ops.report import as_written, port_map_csv, render_plan
 from wfga.plan.cloudinit import nginx_conf
 from wfga.plan.portplan import AccessPointPlan, plan_stack
 
@@ -138,10 +138,10 @@ def cmd_plan(args: argparse.Namespace) -> int:
     )
     if args.json:
         if args.json == "-":
-            plan.write_json(sys.stdout)
+            as_written(plan).write_json(sys.stdout)
         else:
             with Path(args.json).open("w", encoding="utf-8") as handle:
-                plan.write_json(handle)
+                as_written(plan).write_json(handle)
     if args.out:
         out = Path(args.out)
         _write_node_files(out, lines)
@@ -425,7 +425,11 @@ def _add_plan_commands(sub: Any) -> None:
         ),
     )
     _stack_arguments(plan)
-    plan.add_argument("--json", metavar="PATH|-", help="write resources and outputs as JSON")
+    plan.add_argument(
+        "--json",
+        metavar="PATH|-",
+        help="write resources and outputs as JSON (placeholder entries in node_config marked #PLACEHOLDER)",
+    )
     plan.add_argument("--out", metavar="DIR", help="write NODE.conf per node, port-map.csv and each VM's nginx.conf")
     plan.add_argument("--quiet", action="store_true", help="print nothing but errors")
     plan.add_argument("--diagram", metavar="PATH", help="write a Mermaid graph (.md: fenced, for GitHub)")

@@ -7,6 +7,7 @@ import io
 import re
 from collections import Counter
 from collections.abc import Iterable, Sequence
+from dataclasses import replace
 from typing import Any
 
 from wfga.model.config import AWS_DEFAULT_EIPS_PER_REGION, Quotas
@@ -14,6 +15,28 @@ from wfga.offline.engine import Plan
 from wfga.plan.nodeline import PLACEHOLDER_TAG, mark, node_config_line, placeholders_in
 
 MARK = "*"
+
+
+def as_written(plan: Plan) -> Plan:
+    """The plan as ``wfga plan --json`` writes it: each ``node_config`` line marks its placeholder entries.
+
+    ``node_config`` is the one output a reader would paste into a node as it stands; marked
+    ``#PLACEHOLDER``, a pasted line makes the server refuse its file (see :mod:`wfga.plan.nodeline`).
+    The entries themselves (``backup_addresses``, ``backup_entries``, ``port_map``) keep the bare
+    addresses, listed under ``placeholders``, for the commands that read them and refuse them.
+    """
+    lines = plan.outputs.get("node_config")
+    addresses = plan.outputs.get("backup_addresses")
+    if not isinstance(lines, dict) or not isinstance(addresses, dict) or not plan.placeholders:
+        return plan
+    known = set(plan.placeholders)
+    marked = {
+        node: node_config_line(mark(addresses[node].split(","), known)) if node in addresses else line
+        for node, line in lines.items()
+    }
+    return replace(plan, outputs={**plan.outputs, "node_config": marked})
+
+
 _IPV4 = re.compile(r"\b\d{1,3}(?:\.\d{1,3}){3}\b")
 
 PORT_MAP_COLUMNS = (
