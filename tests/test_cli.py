@@ -5,6 +5,8 @@ from __future__ import annotations
 import argparse
 import csv
 import json
+import os
+import signal
 import subprocess
 import sys
 
@@ -245,3 +247,23 @@ def test_as_written_marks_only_placeholder_entries_and_leaves_a_plan_without_any
     real_outputs = {"backup_addresses": deployed, "node_config": {"im-1": f"server.backup_address  {deployed['im-1']}"}}
     real = Plan(stack="t", resources=[], outputs=real_outputs)
     assert as_written(real) is real
+
+
+def test_a_reader_that_goes_away_ends_the_command_quietly():
+    # `wfga plan demo | head -1`: the reader closes the pipe before the plan is printed.
+    read, write = os.pipe()
+    os.close(read)
+    try:
+        proc = subprocess.run(
+            [sys.executable, "-m", "wfga", "plan", "demo"],
+            cwd=PROJECT,
+            env=project_env(),
+            stdout=write,
+            stderr=subprocess.PIPE,
+            text=True,
+            check=False,
+        )
+    finally:
+        os.close(write)
+    assert proc.stderr == ""
+    assert proc.returncode == 128 + signal.SIGPIPE

@@ -1,5 +1,6 @@
 import gc
 import os
+import signal
 import sys
 
 from wfga.cli import main
@@ -8,7 +9,11 @@ from wfga.cli import main
 # collector would only walk them again and again, and tearing the interpreter down would free them
 # one by one (seconds for a large plan); the operating system takes the whole process back at once.
 gc.disable()
-code = main()
-sys.stdout.flush()
+try:
+    code = main()
+    sys.stdout.flush()
+except BrokenPipeError:
+    # The reader went away (`wfga plan | head`): nothing more to say, as a tool killed by SIGPIPE.
+    code = 128 + signal.SIGPIPE
 sys.stderr.flush()
 os._exit(code)
