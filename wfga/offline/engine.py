@@ -32,7 +32,9 @@ from typing import Any, TextIO
 
 import pulumi
 from pulumi.runtime import mocks as pulumi_mocks
+from pulumi.runtime import resource as pulumi_resource
 from pulumi.runtime import settings
+from pulumi.runtime.proto import source_pb2
 from pulumi.runtime.stack import wait_for_rpcs
 
 from wfga.model.config import ConfigError, parse_stack_config
@@ -601,6 +603,25 @@ def _collector_paused() -> Iterator[None]:
             gc.enable()
 
 
+@contextmanager
+def _no_stack_traces() -> Iterator[None]:
+    """Resources register without the stack trace the SDK builds for the engine.
+
+    The engine shows it in diagnostics; the mocks never read it.  Building it walks every frame of
+    the program's stack and makes a file URI per frame, for every resource: about a tenth of a
+    large plan's CPU time (docs/benchmarks.md).  The SDK's function comes back after the program.
+    """
+    original = getattr(pulumi_resource, "_get_stack_trace", None)
+    if original is None:  # an SDK without it: the program's own thread keeps the trace short
+        yield
+        return
+    setattr(pulumi_resource, "_get_stack_trace", source_pb2.StackTrace)  # noqa: B010
+    try:
+        yield
+    finally:
+        setattr(pulumi_resource, "_get_stack_trace", original)  # noqa: B010
+
+
 def _addresses_in(values: dict[str, Any]) -> frozenset[str]:
     return frozenset(_ANY_IPV4.findall(json.dumps(values, default=str)))
 
@@ -678,9 +699,9 @@ def execute_program(
         except BaseException as err:  # handed to the caller's thread as it is
             failed.append(err)
 
-    # On a thread of its own: the SDK sends each resource's stack trace with it, made frame by frame
-    # down to the thread's first, with a file URI per frame; from here that is the CLI's and the
-    # test runner's frames over again, for every one of thousands of resources.
+    # On a thread of its own: where the SDK still builds each resource's stack trace (an SDK without
+    # the function _no_stack_traces replaces), it makes it frame by frame down to the thread's first,
+    # with a file URI per frame; from here that is the CLI's and the test runner's frames over again.
     thread = threading.Thread(target=contextvars.copy_context().run, args=(run,), name="wfga-program", daemon=True)
     thread.start()
     thread.join()
@@ -720,7 +741,7 @@ def _execute(
     # one we can close afterwards, or they are closed (noisily) during interpreter exit.
     thread_loops: list[asyncio.AbstractEventLoop] = []
     loop.set_default_executor(ThreadPoolExecutor(initializer=_thread_loop, initargs=(thread_loops,)))
-    with _collector_paused():
+    with _collector_paused(), _no_stack_traces():
         try:
             settings.reset_options()
             pulumi.runtime.set_all_config(
