@@ -188,3 +188,18 @@ def test_every_problem_of_a_file_is_listed_at_once(tmp_path):
 def test_an_empty_stack_file_is_the_project_config(tmp_path):
     assert load(tmp_path, "") == load(tmp_path, "config:\n")
     assert "wfga:cluster" in load(tmp_path, "")
+
+
+@pytest.mark.parametrize("main_key", ["nowhere", "/etc", "Pulumi.yaml"])
+def test_a_project_whose_main_holds_no_program_exits_2(tmp_path, capsys, main_key):
+    # Pulumi.yaml's main named a folder without __main__.py: the plan ended in a FileNotFoundError.
+    project = (PROJECT / "Pulumi.yaml").read_text(encoding="utf-8")
+    (tmp_path / "Pulumi.yaml").write_text(project.replace("main: ../../..", f"main: {main_key}"), encoding="utf-8")
+    stack = tmp_path / "Pulumi.t.yaml"
+    stack.write_text("config:\n  wfga:layout: all-in-one\n", encoding="utf-8")
+    code = main(["plan", "--config-file", str(stack), "--quiet"])
+    _, err = capsys.readouterr()
+    assert code == 2, err
+    assert f"{tmp_path / 'Pulumi.yaml'}: main: " in err
+    assert "holds no __main__.py" in err
+    assert "Traceback" not in err

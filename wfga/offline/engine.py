@@ -670,6 +670,14 @@ def run_program(stack: StackValues, root: Path, resolver: StackResolver | None =
     if problems:
         raise ConfigError(problems)
     plan_stack(cfg)
+    program = program_dir(root) / "__main__.py"
+    if not program.is_file():
+        raise ConfigError(
+            [
+                f"{root / 'Pulumi.yaml'}: main: {program.parent} holds no __main__.py; point main at the folder of "
+                "wfga's __main__.py (relative to Pulumi.yaml), or leave main out when the project is that folder"
+            ]
+        )
     try:
         plan = execute_program(stack, root, resolver)
     except pulumi.RunError as err:
