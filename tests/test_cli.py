@@ -267,3 +267,12 @@ def test_a_reader_that_goes_away_ends_the_command_quietly():
         os.close(write)
     assert proc.stderr == ""
     assert proc.returncode == 128 + signal.SIGPIPE
+
+
+@pytest.mark.parametrize("kind", ["directory", "device"])
+def test_config_file_that_is_no_file_is_named_as_given(tmp_path, kind):
+    path = str(tmp_path) if kind == "directory" else os.devnull
+    proc = run("plan", "--config-file", path, "--quiet")
+    assert proc.returncode == 2
+    assert f"{path}: not a stack file" in proc.stderr
+    assert "Traceback" not in proc.stderr

@@ -31,8 +31,9 @@ STACK_HELP = "a stack name (the file stacks/Pulumi.STACK.yaml) or a stack file's
 
 
 def is_stack_file(spec: str) -> bool:
-    # Not "contains a slash": a fully qualified stack name (org/project/stack) has two.
-    return spec.endswith((".yaml", ".yml")) or Path(spec).is_file()
+    # Not "contains a slash": a fully qualified stack name (org/project/stack) has two.  A stack
+    # name never starts with "/" or ".", so those are paths, whatever they name.
+    return spec.endswith((".yaml", ".yml")) or spec.startswith(("/", ".")) or Path(spec).is_file()
 
 
 def stack_file(spec: str) -> tuple[Path, Path]:

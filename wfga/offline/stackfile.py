@@ -170,6 +170,8 @@ def load_stack(stack_file: Path, root: Path | None = None) -> StackValues:
     Total: whatever bytes either file holds, the result is a StackValues or a ConfigError.
     """
     root = root or project_root()
+    if stack_file.exists() and not stack_file.is_file():
+        raise ConfigError([f"{stack_file}: not a stack file (a directory or a device); give a Pulumi.STACK.yaml file"])
     if not stack_file.is_file():
         known = sorted(stack_name_of(p) for p in (root / "stacks").glob("Pulumi.*.yaml"))
         raise ConfigError([f"{stack_file}: no such stack file; stacks here: {', '.join(known) or 'none'}"])
