@@ -24,6 +24,7 @@ def test_readme_commands_are_the_ones_ci_runs():
     ci = (ROOT / ".ci" / "run").read_text(encoding="utf-8")
     for command in ("scripts/setup", "scripts/test"):
         assert command in readme and command in ci
+    assert "scripts/plan-stacks" in ci
     assert ".venv/bin/python -m wfga plan demo" in readme
 
 

@@ -174,6 +174,7 @@ def test_the_shared_test_job_runs_the_project_checks():
     steps = load("test.yml")["jobs"]["test"]["steps"]
     runs = "\n".join(s.get("run", "") for s in steps)
     assert "scripts/setup" in runs
+    assert "scripts/plan-stacks" in runs
     assert "scripts/test" in runs
 
 
