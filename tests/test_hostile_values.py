@@ -240,6 +240,10 @@ CASES: list[tuple[str, Callable[[Values], None], str]] = [
         lambda v: v["wfga:service_domains"][0]["origin"].update(host="fd00::1"),
         "fd00::1 is a unique local",
     ),
+    # a switch where a number belongs: lax validation read true as 1
+    ("true as a count", vm(count=True), "(tyo).vm.count: expected a number, not true/false"),
+    ("false as a timeout", lambda v: ap(v).update(idle_timeout_s=False), "(sg).idle_timeout_s: expected a number"),
+    ("true as a slot", lambda v: cluster(v)["nodes"][0].update(slot=True), "nodes[0] (im-1).slot: expected a number"),
     # values that broke a derived value inside the program
     (
         "bucket with two dots",
