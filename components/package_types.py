@@ -138,7 +138,9 @@ class DnsZone(TypedDict):
     """A DNS zone whose records wfga may write."""
 
     name: str
+    """the zone, e.g. example.com"""
     provider: DnsZoneProvider
+    """cloudflare or alidns"""
     zone_id: NotRequired[str]
     """cloudflare: the zone id (32 hex digits)"""
     argo_smart_routing: NotRequired[bool]
@@ -151,7 +153,9 @@ class Origin(TypedDict):
     """Where the CDN fetches from: one scheme and port, whatever the viewer used."""
 
     host: str
+    """the origin host or IP the CDN fetches from (reachable from the internet)"""
     scheme: NotRequired[OriginScheme]
+    """http or https to the origin"""
     port: NotRequired[int]
     """default: 80 for http, 443 for https"""
 
@@ -164,6 +168,7 @@ class AlicloudCertificate(TypedDict):
     id: NotRequired[str]
     """Certificate Management Service id (type cas)"""
     region: NotRequired[AlicloudCertificateRegion]
+    """the region of the CAS certificate: cn-hangzhou or ap-southeast-1"""
     enabled: NotRequired[bool]
     """type free, required: false on the deployment that creates the domain and its CNAME, then true once the CNAME resolves"""
 
@@ -172,20 +177,26 @@ class OriginTimeouts(TypedDict):
     """CloudFront origin timeouts.  The defaults give up within ~16 s so a client's /route call fails over to its next address instead of waiting out CloudFront's own defaults (3 x 10 s connect, 30 s read)."""
 
     connect_s: NotRequired[int]
+    """seconds to connect to the origin (1..10)"""
     connect_attempts: NotRequired[int]
+    """connection attempts to the origin (1..3)"""
     read_s: NotRequired[int]
     """above 60 s needs an AWS quota increase"""
     keepalive_s: NotRequired[int]
+    """seconds an idle origin connection is kept (1..60)"""
 
 
 class ServiceDomain(TypedDict):
     """A host dynamically accelerated (nothing cached): the licensed IM domain or an API domain."""
 
     name: str
+    """the host name, e.g. im.example.com"""
     role: ServiceDomainRole
     """im: the licensed IM domain (exactly one); api: any other HTTP service"""
     provider: ServiceDomainProvider
+    """cloudflare, alicloud-dcdn or cloudfront: dynamic acceleration, nothing cached"""
     origin: Origin
+    """where every request goes"""
     zone: NotRequired[str]
     """a wfga:dns_zones name; unset: DNS is not managed here"""
     scope: NotRequired[str]
@@ -217,18 +228,24 @@ class UploadFront(TypedDict):
     name: str
     """the host clients upload to, e.g. upload.example.com"""
     provider: UploadFrontProvider
+    """alicloud-dcdn or cloudfront in front of the store for uploads"""
     zone: NotRequired[str]
     """a wfga:dns_zones name; unset: DNS is not managed here"""
     scope: NotRequired[str]
+    """alicloud-dcdn: global (default) or overseas"""
     certificate: NotRequired[AlicloudCertificate]
+    """alicloud-dcdn: type cas"""
     acm_certificate_arn: NotRequired[str]
+    """cloudfront: an issued us-east-1 certificate"""
     timeouts: NotRequired[OriginTimeouts]
+    """cloudfront origin timeouts"""
 
 
 class StorageCdn(TypedDict):
     """The caching CDN in front of every bucket (downloads only), unlike a service domain."""
 
     provider: StorageCdnProvider
+    """alicloud-cdn, cloudfront or cloudflare: a global caching CDN"""
     domain: NotRequired[str]
     """private only: the one download host; buckets are paths under it"""
     zone: NotRequired[str]
@@ -245,6 +262,7 @@ class ObjectStorage(TypedDict):
     """Where im-server keeps media: buckets per media kind, each behind the caching CDN for downloads, and where clients upload (the storage's own endpoint, optionally accelerated)."""
 
     kind: ObjectStorageKind
+    """oss, qiniu, private or s3: where the media lives"""
     region: NotRequired[str]
     """oss: Alibaba region; s3: AWS region"""
     origin: NotRequired[Origin]
@@ -254,6 +272,7 @@ class ObjectStorage(TypedDict):
     upload_host: NotRequired[str]
     """qiniu: the upload domain of the bucket's region"""
     buckets: list[Bucket]
+    """the buckets, each with its CDN domain"""
     shared_bucket: NotRequired[bool]
     """accept a bucket holding both short-lived and long-lived media"""
     upload_acceleration: NotRequired[bool]
@@ -263,6 +282,7 @@ class ObjectStorage(TypedDict):
     cors_origins: NotRequired[list[str]]
     """oss, s3: origins allowed by the bucket CORS rule; default ['*'], [] for none"""
     cdn: StorageCdn
+    """the CDN in front of every bucket"""
 
 
 class ServicePorts(TypedDict):
@@ -282,6 +302,7 @@ class Node(TypedDict):
     slot: int
     """stable position of the node on every access point"""
     private_ip: str
+    """the node's private IPv4 in the cluster VPC (RFC 1918 or 100.64.0.0/10), inside the cluster cidr"""
     web_primary: NotRequired[str]
     """access point whose entry comes first for this node; overrides the cluster's"""
 
@@ -292,20 +313,27 @@ class Cluster(TypedDict):
     name: str
     """lower-case letters, digits and dashes"""
     cloud: Cloud
+    """the cluster's cloud: alicloud or aws"""
     region: str
+    """the cluster's region, e.g. cn-hangzhou or us-east-1"""
     vpc_id: str
+    """the cluster's VPC"""
     cidr: str
+    """the cluster VPC's CIDR; every node IP is inside it"""
     route_table_ids: list[str]
     """VPC route tables that get the return routes"""
     attach_vswitches: NotRequired[dict[str, str]]
     """zone -> vSwitch id used by the CEN VPC attachment"""
     security_group_id: NotRequired[str]
+    """when set, ingress from each access point's CIDR to the service ports is added here"""
     service_ports: NotRequired[ServicePorts]
+    """the nodes' short, long and ws ports (three different ports)"""
     web_clients: NotRequired[bool]
     """create WebSocket listeners for web clients"""
     web_primary: NotRequired[str]
     """access point whose entries come first"""
     nodes: list[Node]
+    """the IM nodes: unique names, slots (>= 1) and private IPs"""
 
 
 class VmSettings(TypedDict):
@@ -316,6 +344,7 @@ class VmSettings(TypedDict):
     count: NotRequired[int]
     """VMs; each node gets one entry per VM"""
     distro: NotRequired[VmSettingsDistro]
+    """debian, ubuntu, alinux (Alibaba) or amazon-linux (AWS): packages and the looked-up image"""
     image_id: NotRequired[str]
     """image or AMI id; default: the distro's latest"""
     admin_cidr: NotRequired[str]
@@ -334,8 +363,11 @@ class PinnedEip(TypedDict):
     load_balancer: int
     """number N of the load balancer nlb-N (or the VM vm-N) it binds to"""
     zone: str
+    """the zone of the load balancer or VM the EIP serves"""
     allocation_id: str
+    """the existing EIP's allocation id"""
     address: str
+    """the existing EIP's public address (public unicast)"""
 
 
 class AccessPoint(TypedDict):
@@ -344,33 +376,48 @@ class AccessPoint(TypedDict):
     name: str
     """lower-case letters, digits and dashes"""
     cloud: Cloud
+    """the access point's cloud: alicloud or aws"""
     region: str
+    """the access point's region, e.g. ap-southeast-1"""
     kind: NotRequired[AccessPointKind]
+    """nlb (a cloud NLB) or vm (VMs running nginx stream, settings under vm)"""
     vm: NotRequired[VmSettings]
+    """VM settings; required for kind vm, refused otherwise"""
     link: NotRequired[AccessPointLink]
+    """cen (Alibaba), vpc-peering (AWS) or existing (connectivity already there)"""
     vpc_cidr: str
+    """the access point VPC's CIDR (new: /23 or larger; existing: its CIDR)"""
     vpc_id: NotRequired[str]
+    """an existing VPC to use instead of a new one"""
     vswitches: NotRequired[dict[str, str]]
     """alicloud: zone -> existing vSwitch id"""
     subnets: NotRequired[dict[str, str]]
     """aws: zone -> existing public subnet id"""
     route_table_id: NotRequired[str]
+    """an existing VPC's route table (with vpc_id and vswitches/subnets)"""
     zones: list[str]
+    """zones of the region, spelt as the cloud does (Alibaba 2..10, AWS 1..6)"""
     port_base: NotRequired[ServicePorts]
+    """public port = base + slot, per service; the three ranges must not overlap"""
     idle_timeout_s: NotRequired[int]
+    """listener idle timeout in seconds: 600..900 on Alibaba, 600..6000 on AWS"""
     listener_quota: NotRequired[int]
+    """listeners per NLB (AWS at most 50); nodes are sharded over NLBs by it"""
     cen_bandwidth_mbps: NotRequired[int]
     """cap of the CEN peer link"""
     eip_bandwidth_mbps: NotRequired[int]
     """Alibaba: cap of each EIP in Mbit/s; pay-by-traffic EIPs, the only kind an NLB binds, take 1..200"""
     pinned_eips: NotRequired[list[PinnedEip]]
+    """existing EIPs to use per load balancer (or VM) and zone instead of new ones"""
 
 
 class PortRange(TypedDict):
     """An inclusive range of ports, written ``{min: ..., max: ...}``."""
 
     min: int
+    """first port of the range"""
     max: int
+    """last port of the range"""
 
 
 class Janus(TypedDict):
@@ -403,7 +450,9 @@ class PinnedTurnEip(TypedDict):
     server: int
     """N of turn-N"""
     allocation_id: str
+    """the existing EIP's allocation id"""
     address: str
+    """the existing EIP's public address (public unicast)"""
 
 
 class TurnServers(TypedDict):
@@ -412,7 +461,9 @@ class TurnServers(TypedDict):
     instance_type: str
     """e.g. ecs.c7.large or c7i.large"""
     count: NotRequired[int]
+    """TURN VMs turn-1..turn-count, round-robin over the access point's zones"""
     distro: NotRequired[TurnServersDistro]
+    """debian or ubuntu (where coturn is packaged)"""
     image_id: NotRequired[str]
     """image or AMI id; default: the distro's latest"""
     admin_cidr: NotRequired[str]
@@ -422,13 +473,16 @@ class TurnServers(TypedDict):
     eip_bandwidth_mbps: NotRequired[int]
     """cap of each TURN EIP; default: the access point's"""
     pinned_eips: NotRequired[list[PinnedTurnEip]]
+    """existing EIPs to use for turn-N instead of new ones"""
 
 
 class Streams(TypedDict):
     """Bit rates of the advanced edition streams, for the link estimate only. Defaults from the wf-janus README: a standard (big) stream needs 100 KB/s, the micro (small) stream of dual-stream mode is fixed at 10 KB/s."""
 
     big_kbps: NotRequired[int]
+    """bit rate of a standard (big) video stream, kbit/s"""
     small_kbps: NotRequired[int]
+    """bit rate of a dual-stream (small) video stream, kbit/s"""
     dual_stream: NotRequired[bool]
     """false when the apps call disableDualStream"""
 
@@ -448,11 +502,15 @@ class AvConfig(TypedDict):
     enabled: NotRequired[bool]
     """false keeps the block but provisions nothing"""
     janus: Janus
+    """the Janus servers in the cluster"""
     turn: Turn
+    """the TURN settings every relay shares"""
     access_points: dict[str, TurnServers]
     """access point name -> TURN VMs"""
     streams: NotRequired[Streams]
+    """bit rates for the private-link estimate"""
     estimate: NotRequired[Estimate]
+    """the call the per-call link estimate describes"""
 
 
 class RegionQuotas(TypedDict):
@@ -486,13 +544,19 @@ class GlobalAccessArgs(TypedDict):
     cloudflare_api_token: NotRequired[pulumi.Input[str]]
     """set with pulumi config set --secret"""
     dns_zones: NotRequired[list[DnsZone]]
+    """the DNS zones wfga writes records in"""
     service_domains: NotRequired[list[ServiceDomain]]
+    """hosts behind CDN dynamic acceleration (every request to origin)"""
     object_storage: NotRequired[ObjectStorage]
+    """the object storage behind a global caching CDN"""
     layout: NotRequired[StackConfigLayout]
+    """all-in-one, core (the shared CEN pieces) or region (one region's access points)"""
     core_stack: NotRequired[str]
     """fully qualified name of the core stack (organization/project/stack)"""
     cluster: Cluster
+    """the WildFire IM cluster: its VPC and nodes"""
     access_points: NotRequired[list[AccessPoint]]
+    """the remote regions' access points"""
     av: NotRequired[AvConfig]
     """audio/video: a TURN relay per access point; absent: off"""
     turn_password: NotRequired[pulumi.Input[str]]

@@ -121,6 +121,17 @@ def test_the_plugin_serves_one_type_per_model_with_the_models_fields_and_descrip
         assert all(p.get("plain") is True for p in typ["properties"].values()), model.__name__
 
 
+def test_every_setting_a_package_user_sees_is_described() -> None:
+    # Schema descriptions are all a user of the component package reads in their editor.
+    undescribed = [
+        f"{model.__name__}.{name}"
+        for model in [*_models(), *package_types.ROOTS]
+        for name, info in model.model_fields.items()
+        if not info.description
+    ]
+    assert undescribed == []
+
+
 def test_allowed_values_are_enums_of_exactly_the_models_literals(schema: dict[str, Any]) -> None:
     checked = 0
     for model in _models():

@@ -83,8 +83,8 @@ _USER = r"^[A-Za-z0-9._-]{1,64}$"
 class PortRange(_Model):
     """An inclusive range of ports, written ``{min: ..., max: ...}``."""
 
-    min: Port
-    max: Port
+    min: Port = Field(description="first port of the range")
+    max: Port = Field(description="last port of the range")
 
     @model_validator(mode="after")
     def _ordered(self) -> PortRange:
@@ -167,8 +167,12 @@ class Streams(_Model):
     stream of dual-stream mode is fixed at 10 KB/s.
     """
 
-    big_kbps: int = Field(default=800, ge=1, le=100_000)
-    small_kbps: int = Field(default=80, ge=1, le=100_000)
+    big_kbps: int = Field(
+        default=800, ge=1, le=100_000, description="bit rate of a standard (big) video stream, kbit/s"
+    )
+    small_kbps: int = Field(
+        default=80, ge=1, le=100_000, description="bit rate of a dual-stream (small) video stream, kbit/s"
+    )
     dual_stream: bool = Field(default=True, description="false when the apps call disableDualStream")
 
 
@@ -191,16 +195,18 @@ class PinnedTurnEip(_Model):
     """An existing EIP for TURN server ``turn-N``: its address is in every client app, so it must not change."""
 
     server: int = Field(ge=1, description="N of turn-N")
-    allocation_id: Id
-    address: Ipv4
+    allocation_id: Id = Field(description="the existing EIP's allocation id")
+    address: Ipv4 = Field(description="the existing EIP's public address (public unicast)")
 
 
 class TurnServers(_Model):
     """The TURN VMs of one access point: ``turn-1..turn-count``, spread over the access point's zones."""
 
     instance_type: Id = Field(description="e.g. ecs.c7.large or c7i.large")
-    count: int = Field(default=1, ge=1, le=10)
-    distro: TurnDistro = "debian"
+    count: int = Field(
+        default=1, ge=1, le=10, description="TURN VMs turn-1..turn-count, round-robin over the access point's zones"
+    )
+    distro: TurnDistro = Field(default="debian", description="debian or ubuntu (where coturn is packaged)")
     image_id: Id | None = Field(default=None, description="image or AMI id; default: the distro's latest")
     admin_cidr: Ipv4Network | None = Field(default=None, description="opens SSH (22) from here only")
     admin_cidr_min_prefix: int = Field(
@@ -212,7 +218,9 @@ class TurnServers(_Model):
     eip_bandwidth_mbps: int | None = Field(
         default=None, ge=1, le=10000, description="cap of each TURN EIP; default: the access point's"
     )
-    pinned_eips: list[PinnedTurnEip] = Field(default_factory=list)
+    pinned_eips: list[PinnedTurnEip] = Field(
+        default_factory=list, description="existing EIPs to use for turn-N instead of new ones"
+    )
 
     @model_validator(mode="after")
     def _check(self) -> TurnServers:
@@ -239,11 +247,11 @@ class AvConfig(_Model):
     """``wfga:av``: present and enabled turns the audio/video part on."""
 
     enabled: bool = Field(default=True, description="false keeps the block but provisions nothing")
-    janus: Janus
-    turn: Turn
+    janus: Janus = Field(description="the Janus servers in the cluster")
+    turn: Turn = Field(description="the TURN settings every relay shares")
     access_points: dict[Name, TurnServers] = Field(min_length=1, description="access point name -> TURN VMs")
-    streams: Streams = Streams()
-    estimate: Estimate = Estimate()
+    streams: Streams = Field(default=Streams(), description="bit rates for the private-link estimate")
+    estimate: Estimate = Field(default=Estimate(), description="the call the per-call link estimate describes")
 
 
 class AvSettings(_Model):

@@ -142,7 +142,9 @@ DEFAULT_PORT_BASE = ServicePorts(short=80, long=1880, ws=8080)
 class Node(_Model):
     name: Name
     slot: int = Field(ge=1, le=9999, description="stable position of the node on every access point")
-    private_ip: Ipv4
+    private_ip: Ipv4 = Field(
+        description="the node's private IPv4 in the cluster VPC (RFC 1918 or 100.64.0.0/10), inside the cluster cidr"
+    )
     web_primary: Name | None = Field(
         default=None, description="access point whose entry comes first for this node; overrides the cluster's"
     )
@@ -198,22 +200,26 @@ class Cluster(_Model):
     """The WildFire IM cluster in region A, which wfga never creates, only connects to."""
 
     name: Name
-    cloud: Cloud
-    region: str
-    vpc_id: Id
-    cidr: Ipv4Network
+    cloud: Cloud = Field(description="the cluster's cloud: alicloud or aws")
+    region: str = Field(description="the cluster's region, e.g. cn-hangzhou or us-east-1")
+    vpc_id: Id = Field(description="the cluster's VPC")
+    cidr: Ipv4Network = Field(description="the cluster VPC's CIDR; every node IP is inside it")
     route_table_ids: list[Id] = Field(min_length=1, description="VPC route tables that get the return routes")
     attach_vswitches: dict[str, Id] = Field(
         default_factory=dict, description="zone -> vSwitch id used by the CEN VPC attachment"
     )
-    security_group_id: Id | None = None
-    service_ports: ServicePorts = DEFAULT_SERVICE_PORTS
+    security_group_id: Id | None = Field(
+        default=None, description="when set, ingress from each access point's CIDR to the service ports is added here"
+    )
+    service_ports: ServicePorts = Field(
+        default=DEFAULT_SERVICE_PORTS, description="the nodes' short, long and ws ports (three different ports)"
+    )
     # Without web clients nobody connects to the ws port: no ws listener is made, so an NLB carries
     # 2 listeners per node instead of 3 (the entries still carry a ws port, as the server needs one).
     web_clients: bool = Field(default=True, description="create WebSocket listeners for web clients")
     # The Web SDK tries only the first backup entry, so which access point comes first matters to it.
     web_primary: Name | None = Field(default=None, description="access point whose entries come first")
-    nodes: list[Node] = Field(min_length=1)
+    nodes: list[Node] = Field(min_length=1, description="the IM nodes: unique names, slots (>= 1) and private IPs")
 
     @property
     def listened_services(self) -> tuple[str, ...]:
@@ -272,9 +278,9 @@ class PinnedEip(_Model):
     """An EIP that already exists: its address is known before deployment and wfga never owns it."""
 
     load_balancer: int = Field(ge=1, description="number N of the load balancer nlb-N (or the VM vm-N) it binds to")
-    zone: str
-    allocation_id: Id
-    address: Ipv4
+    zone: str = Field(description="the zone of the load balancer or VM the EIP serves")
+    allocation_id: Id = Field(description="the existing EIP's allocation id")
+    address: Ipv4 = Field(description="the existing EIP's public address (public unicast)")
 
 
 Distro = Literal["debian", "ubuntu", "alinux", "amazon-linux"]
@@ -286,7 +292,10 @@ class VmSettings(_Model):
 
     instance_type: Id = Field(description="e.g. ecs.c7.large or c7i.large")
     count: int = Field(default=1, ge=1, le=20, description="VMs; each node gets one entry per VM")
-    distro: Distro = "debian"
+    distro: Distro = Field(
+        default="debian",
+        description="debian, ubuntu, alinux (Alibaba) or amazon-linux (AWS): packages and the looked-up image",
+    )
     image_id: Id | None = Field(default=None, description="image or AMI id; default: the distro's latest")
     admin_cidr: Ipv4Network | None = Field(default=None, description="opens SSH (22) from here only")
     key_name: Id | None = Field(
@@ -311,20 +320,35 @@ class AccessPoint(_Model):
     """An L4 entry point in a remote region that forwards one public port per (node x service)."""
 
     name: Name
-    cloud: Cloud
-    region: str
-    kind: Literal["nlb", "vm"] = "nlb"
-    vm: VmSettings | None = None
-    link: Literal["cen", "vpc-peering", "existing"] = "cen"
-    vpc_cidr: Ipv4Network
-    vpc_id: Id | None = None
+    cloud: Cloud = Field(description="the access point's cloud: alicloud or aws")
+    region: str = Field(description="the access point's region, e.g. ap-southeast-1")
+    kind: Literal["nlb", "vm"] = Field(
+        default="nlb", description="nlb (a cloud NLB) or vm (VMs running nginx stream, settings under vm)"
+    )
+    vm: VmSettings | None = Field(default=None, description="VM settings; required for kind vm, refused otherwise")
+    link: Literal["cen", "vpc-peering", "existing"] = Field(
+        default="cen", description="cen (Alibaba), vpc-peering (AWS) or existing (connectivity already there)"
+    )
+    vpc_cidr: Ipv4Network = Field(description="the access point VPC's CIDR (new: /23 or larger; existing: its CIDR)")
+    vpc_id: Id | None = Field(default=None, description="an existing VPC to use instead of a new one")
     vswitches: dict[str, Id] | None = Field(default=None, description="alicloud: zone -> existing vSwitch id")
     subnets: dict[str, Id] | None = Field(default=None, description="aws: zone -> existing public subnet id")
-    route_table_id: Id | None = None
-    zones: list[str]
-    port_base: ServicePorts = DEFAULT_PORT_BASE
-    idle_timeout_s: int = 900
-    listener_quota: int = Field(default=DEFAULT_LISTENER_QUOTA, ge=3)
+    route_table_id: Id | None = Field(
+        default=None, description="an existing VPC's route table (with vpc_id and vswitches/subnets)"
+    )
+    zones: list[str] = Field(description="zones of the region, spelt as the cloud does (Alibaba 2..10, AWS 1..6)")
+    port_base: ServicePorts = Field(
+        default=DEFAULT_PORT_BASE,
+        description="public port = base + slot, per service; the three ranges must not overlap",
+    )
+    idle_timeout_s: int = Field(
+        default=900, description="listener idle timeout in seconds: 600..900 on Alibaba, 600..6000 on AWS"
+    )
+    listener_quota: int = Field(
+        default=DEFAULT_LISTENER_QUOTA,
+        ge=3,
+        description="listeners per NLB (AWS at most 50); nodes are sharded over NLBs by it",
+    )
     cen_bandwidth_mbps: int = Field(default=100, ge=1, le=10000, description="cap of the CEN peer link")
     eip_bandwidth_mbps: int = Field(
         default=200,
@@ -332,7 +356,9 @@ class AccessPoint(_Model):
         le=MAX_PAY_BY_TRAFFIC_EIP_MBPS,
         description="Alibaba: cap of each EIP in Mbit/s; pay-by-traffic EIPs, the only kind an NLB binds, take 1..200",
     )
-    pinned_eips: list[PinnedEip] = Field(default_factory=list)
+    pinned_eips: list[PinnedEip] = Field(
+        default_factory=list, description="existing EIPs to use per load balancer (or VM) and zone instead of new ones"
+    )
 
     @model_validator(mode="after")
     def _check(self, info: ValidationInfo) -> AccessPoint:
@@ -684,12 +710,15 @@ class StackConfig(EdgeConfig):
     the namespace like the others, so they are fields here too; ``edge`` views them as an EdgeConfig.
     """
 
-    layout: Literal["all-in-one", "core", "region"] = "all-in-one"
+    layout: Literal["all-in-one", "core", "region"] = Field(
+        default="all-in-one",
+        description="all-in-one, core (the shared CEN pieces) or region (one region's access points)",
+    )
     core_stack: Annotated[str, BeforeValidator(_core_stack)] | None = Field(
         default=None, description="fully qualified name of the core stack (organization/project/stack)"
     )
-    cluster: Cluster
-    access_points: list[AccessPoint] = Field(default_factory=list)
+    cluster: Cluster = Field(description="the WildFire IM cluster: its VPC and nodes")
+    access_points: list[AccessPoint] = Field(default_factory=list, description="the remote regions' access points")
     av: AvConfig | None = Field(default=None, description="audio/video: a TURN relay per access point; absent: off")
     turn_password: SecretStr | None = Field(
         default=None, description="the TURN password every client shares; set with pulumi config set --secret"

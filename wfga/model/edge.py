@@ -112,8 +112,10 @@ def in_zone(name: str, zone: str) -> bool:
 class Origin(_Model):
     """Where the CDN fetches from: one scheme and port, whatever the viewer used."""
 
-    host: Annotated[str, AfterValidator(_host)]
-    scheme: Literal["http", "https"] = "http"
+    host: Annotated[str, AfterValidator(_host)] = Field(
+        description="the origin host or IP the CDN fetches from (reachable from the internet)"
+    )
+    scheme: Literal["http", "https"] = Field(default="http", description="http or https to the origin")
     port: Port = Field(default=DEFAULT_PORTS["http"], description="default: 80 for http, 443 for https")
 
     @model_validator(mode="before")
@@ -134,7 +136,9 @@ class AlicloudCertificate(_Model):
 
     type: Literal["cas", "free"] = Field(description="cas: from Certificate Management Service; free: issued by CDN")
     id: str | None = Field(default=None, min_length=1, description="Certificate Management Service id (type cas)")
-    region: Literal["cn-hangzhou", "ap-southeast-1"] = "cn-hangzhou"
+    region: Literal["cn-hangzhou", "ap-southeast-1"] = Field(
+        default="cn-hangzhou", description="the region of the CAS certificate: cn-hangzhou or ap-southeast-1"
+    )
     enabled: bool | None = Field(
         default=None,
         description="type free, required: false on the deployment that creates the domain and its CNAME, "
@@ -164,10 +168,10 @@ class OriginTimeouts(_Model):
     """CloudFront origin timeouts.  The defaults give up within ~16 s so a client's /route call fails
     over to its next address instead of waiting out CloudFront's own defaults (3 x 10 s connect, 30 s read)."""
 
-    connect_s: int = Field(default=3, ge=1, le=10)
-    connect_attempts: int = Field(default=2, ge=1, le=3)
+    connect_s: int = Field(default=3, ge=1, le=10, description="seconds to connect to the origin (1..10)")
+    connect_attempts: int = Field(default=2, ge=1, le=3, description="connection attempts to the origin (1..3)")
     read_s: int = Field(default=10, ge=1, le=60, description="above 60 s needs an AWS quota increase")
-    keepalive_s: int = Field(default=5, ge=1, le=60)
+    keepalive_s: int = Field(default=5, ge=1, le=60, description="seconds an idle origin connection is kept (1..60)")
 
 
 ServiceProvider = Literal["cloudflare", "alicloud-dcdn", "cloudfront"]
@@ -269,10 +273,12 @@ def _check_cloudfront_origin(origin: Origin) -> None:
 class ServiceDomain(_Model):
     """A host dynamically accelerated (nothing cached): the licensed IM domain or an API domain."""
 
-    name: DomainName
+    name: DomainName = Field(description="the host name, e.g. im.example.com")
     role: Role = Field(description="im: the licensed IM domain (exactly one); api: any other HTTP service")
-    provider: ServiceProvider
-    origin: Origin
+    provider: ServiceProvider = Field(
+        description="cloudflare, alicloud-dcdn or cloudfront: dynamic acceleration, nothing cached"
+    )
+    origin: Origin = Field(description="where every request goes")
     zone: DomainName | None = Field(default=None, description="a wfga:dns_zones name; unset: DNS is not managed here")
     scope: str | None = Field(default=None, description="alicloud-dcdn: global (default) or overseas")
     certificate: AlicloudCertificate | None = Field(default=None, description="alicloud-dcdn: type cas")
@@ -320,7 +326,7 @@ class ServiceDomain(_Model):
 class StorageCdn(_Model):
     """The caching CDN in front of every bucket (downloads only), unlike a service domain."""
 
-    provider: StorageCdnProvider
+    provider: StorageCdnProvider = Field(description="alicloud-cdn, cloudfront or cloudflare: a global caching CDN")
     domain: DomainName | None = Field(
         default=None, description="private only: the one download host; buckets are paths under it"
     )
@@ -369,24 +375,28 @@ class UploadFront(_Model):
     """The private store's upload host behind *dynamic* acceleration (nothing cached)."""
 
     name: DomainName = Field(description="the host clients upload to, e.g. upload.example.com")
-    provider: Literal["alicloud-dcdn", "cloudfront"]
+    provider: Literal["alicloud-dcdn", "cloudfront"] = Field(
+        description="alicloud-dcdn or cloudfront in front of the store for uploads"
+    )
     zone: DomainName | None = Field(default=None, description="a wfga:dns_zones name; unset: DNS is not managed here")
-    scope: str | None = None
-    certificate: AlicloudCertificate | None = None
-    acm_certificate_arn: str | None = None
-    timeouts: OriginTimeouts | None = None
+    scope: str | None = Field(default=None, description="alicloud-dcdn: global (default) or overseas")
+    certificate: AlicloudCertificate | None = Field(default=None, description="alicloud-dcdn: type cas")
+    acm_certificate_arn: str | None = Field(default=None, description="cloudfront: an issued us-east-1 certificate")
+    timeouts: OriginTimeouts | None = Field(default=None, description="cloudfront origin timeouts")
 
 
 class ObjectStorage(_Model):
     """Where im-server keeps media: buckets per media kind, each behind the caching CDN for downloads,
     and where clients upload (the storage's own endpoint, optionally accelerated)."""
 
-    kind: Literal["oss", "qiniu", "private", "s3"]
+    kind: Literal["oss", "qiniu", "private", "s3"] = Field(
+        description="oss, qiniu, private or s3: where the media lives"
+    )
     region: str | None = Field(default=None, description="oss: Alibaba region; s3: AWS region")
     origin: Origin | None = Field(default=None, description="private: the store's public HTTP endpoint")
     ssl_port: Port | None = Field(default=None, description="private: the store's HTTPS port; unset: 0 (none)")
     upload_host: DomainName | None = Field(default=None, description="qiniu: the upload domain of the bucket's region")
-    buckets: list[Bucket] = Field(min_length=1)
+    buckets: list[Bucket] = Field(min_length=1, description="the buckets, each with its CDN domain")
     shared_bucket: bool = Field(
         default=False, description="accept a bucket holding both short-lived and long-lived media"
     )
@@ -395,7 +405,7 @@ class ObjectStorage(_Model):
     cors_origins: list[str] | None = Field(
         default=None, description="oss, s3: origins allowed by the bucket CORS rule; default ['*'], [] for none"
     )
-    cdn: StorageCdn
+    cdn: StorageCdn = Field(description="the CDN in front of every bucket")
 
     @model_validator(mode="after")
     def _check(self) -> ObjectStorage:
@@ -547,8 +557,8 @@ class ObjectStorage(_Model):
 class DnsZone(_Model):
     """A DNS zone whose records wfga may write."""
 
-    name: DomainName
-    provider: Literal["cloudflare", "alidns"]
+    name: DomainName = Field(description="the zone, e.g. example.com")
+    provider: Literal["cloudflare", "alidns"] = Field(description="cloudflare or alidns")
     zone_id: str | None = Field(default=None, description="cloudflare: the zone id (32 hex digits)")
     argo_smart_routing: bool = Field(default=False, description="cloudflare: turn Argo Smart Routing on (paid)")
     always_use_https: bool = Field(
@@ -581,9 +591,13 @@ class EdgeHost:
 
 class EdgeConfig(_Model):
     cloudflare_api_token: SecretStr | None = Field(default=None, description="set with pulumi config set --secret")
-    dns_zones: list[DnsZone] = Field(default_factory=list)
-    service_domains: list[ServiceDomain] = Field(default_factory=list)
-    object_storage: ObjectStorage | None = None
+    dns_zones: list[DnsZone] = Field(default_factory=list, description="the DNS zones wfga writes records in")
+    service_domains: list[ServiceDomain] = Field(
+        default_factory=list, description="hosts behind CDN dynamic acceleration (every request to origin)"
+    )
+    object_storage: ObjectStorage | None = Field(
+        default=None, description="the object storage behind a global caching CDN"
+    )
 
     def zone(self, name: str | None) -> DnsZone | None:
         return next((z for z in self.dns_zones if z.name == name), None)
