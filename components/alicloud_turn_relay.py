@@ -16,7 +16,6 @@ the calls on that server reconnect), and the VM, its address and its EIP stay.
 
 from __future__ import annotations
 
-import base64
 from dataclasses import dataclass
 
 import pulumi
@@ -26,9 +25,9 @@ from wfga.model.av import AvConfig
 from wfga.model.config import AccessPoint
 from wfga.plan.turn import render_turn_delivery, render_turn_user_data, turn_ingress, turn_spec, turn_vms
 
-from .alicloud_vm_access_point import DELIVERY_TIMEOUT_S, INVOCATION_CREATE_TIMEOUT
 from .image_lookup import alicloud_image
 from .networks import Network, PublicAddress, new_alicloud_eip
+from .vm_delivery import cloud_assistant_delivery
 
 
 @dataclass(frozen=True)
@@ -117,25 +116,14 @@ class AlicloudTurnRelay(pulumi.ComponentResource):
                     child, pulumi.ResourceOptions(ignore_changes=["user_data", "image_id"])
                 ),
             )
-            command = alicloud.ecs.Command(
+            cloud_assistant_delivery(
                 f"{key}-coturn",
-                name=pulumi.Output.concat(f"wfga-{key}-coturn-", version),
                 description=pulumi.Output.concat("wfga: coturn config ", version, f" for {key}"),
-                # "The Base64-encoded content of the command" (SDK docstring); secret, like the key in it.
-                command_content=delivery.apply(lambda d: base64.b64encode(d.script.encode()).decode()),
-                type="RunShellScript",
-                timeout=DELIVERY_TIMEOUT_S,
+                version=version,
+                # Secret, like the key in it.
+                script=delivery.apply(lambda d: d.script),
+                instance_id=instance.id,
                 opts=child,
-            )
-            alicloud.ecs.EcsInvocation(
-                f"{key}-coturn",
-                command_id=command.id,
-                instance_ids=[instance.id],
-                repeat_mode="Once",
-                opts=pulumi.ResourceOptions.merge(
-                    child,
-                    pulumi.ResourceOptions(custom_timeouts=pulumi.CustomTimeouts(create=INVOCATION_CREATE_TIMEOUT)),
-                ),
             )
             eip = (
                 PublicAddress(vm.pinned_allocation_id, pulumi.Output.from_input(vm.pinned_address))

@@ -13,7 +13,6 @@ fails ``pulumi up`` visibly while the VM keeps serving the old one.
 
 from __future__ import annotations
 
-import base64
 from dataclasses import dataclass
 
 import pulumi
@@ -26,12 +25,7 @@ from wfga.plan.portplan import AccessPointPlan, public_ingress
 from .from_config import plan_for
 from .image_lookup import alicloud_image
 from .networks import Network, alicloud_eip, alicloud_network
-
-# Seconds the delivery may run on a VM (ecs.Command `timeout`, default 60): on a fresh VM it first
-# waits for cloud-init to install nginx.
-DELIVERY_TIMEOUT_S = 1200
-# The provider waits 1 minute by default for an Invocation to succeed; a fresh VM needs longer.
-INVOCATION_CREATE_TIMEOUT = "25m"
+from .vm_delivery import cloud_assistant_delivery
 
 
 @dataclass(frozen=True)
@@ -130,25 +124,13 @@ class AlicloudVmAccessPoint(pulumi.ComponentResource):
                 ),
             )
             delivery = render_vm_delivery(carrier, distro=ap.vm.distro, connections=ap.vm.connections)
-            command = alicloud.ecs.Command(
+            cloud_assistant_delivery(
                 f"{prefix}-nginx",
-                name=f"wfga-{prefix}-nginx-{delivery.key}",
                 description=f"wfga: nginx config {delivery.key} for {prefix}",
-                # "The Base64-encoded content of the command" (SDK docstring).
-                command_content=base64.b64encode(delivery.script.encode()).decode(),
-                type="RunShellScript",
-                timeout=DELIVERY_TIMEOUT_S,
+                version=delivery.key,
+                script=delivery.script,
+                instance_id=instance.id,
                 opts=child,
-            )
-            alicloud.ecs.EcsInvocation(
-                f"{prefix}-nginx",
-                command_id=command.id,
-                instance_ids=[instance.id],
-                repeat_mode="Once",
-                opts=pulumi.ResourceOptions.merge(
-                    child,
-                    pulumi.ResourceOptions(custom_timeouts=pulumi.CustomTimeouts(create=INVOCATION_CREATE_TIMEOUT)),
-                ),
             )
             eip = alicloud_eip(f"{prefix}-eip", vm, zone, ap.eip_bandwidth_mbps, child)
             self.addresses[(ap.name, vm.key, zone)] = eip.address

@@ -16,7 +16,6 @@ reconnect), and the VM, its address and its EIP stay.  The agent's role comes by
 
 from __future__ import annotations
 
-import json
 from dataclasses import dataclass
 
 import pulumi
@@ -26,9 +25,9 @@ from wfga.model.av import AvConfig
 from wfga.model.config import AccessPoint
 from wfga.plan.turn import render_turn_delivery, render_turn_user_data, turn_ingress, turn_spec, turn_vms
 
-from .aws_vm_access_point import DELIVERY_TIMEOUT_S, SSM_CORE_POLICY, partition, ssm_document
 from .image_lookup import aws_image
 from .networks import Network, PublicAddress, new_aws_eip
+from .vm_delivery import ssm_delivery, ssm_document, ssm_instance_profile
 
 
 @dataclass(frozen=True)
@@ -108,28 +107,7 @@ class AwsTurnRelay(pulumi.ComponentResource):
         # The name carries the hash of the files (holding the key), never the key: not a secret.
         version = pulumi.Output.unsecret(delivery.apply(lambda d: d.key))
 
-        # IAM is global; the provider names the role and profile (unique per account).
-        role = aws.iam.Role(
-            f"{prefix}-ssm",
-            description=f"wfga TURN relay {name}: Systems Manager agent",
-            assume_role_policy=json.dumps(
-                {
-                    "Version": "2012-10-17",
-                    "Statement": [
-                        {"Effect": "Allow", "Principal": {"Service": "ec2.amazonaws.com"}, "Action": "sts:AssumeRole"}
-                    ],
-                }
-            ),
-            tags={"Name": f"wfga-{prefix}-ssm"},
-            opts=child,
-        )
-        core = aws.iam.RolePolicyAttachment(
-            f"{prefix}-ssm",
-            role=role.name,
-            policy_arn=f"arn:{partition(region)}:iam::aws:{SSM_CORE_POLICY}",
-            opts=child,
-        )
-        profile = aws.iam.InstanceProfile(f"{prefix}-ssm", role=role.name, opts=child)
+        profile, core = ssm_instance_profile(prefix, f"wfga TURN relay {name}: Systems Manager agent", region, child)
         self.addresses = {}
         self.instance_ids = {}
         for vm in turn_vms(ap, servers):
@@ -159,27 +137,14 @@ class AwsTurnRelay(pulumi.ComponentResource):
                     ),
                 ),
             )
-            document = aws.ssm.Document(
+            ssm_delivery(
                 f"{key}-coturn",
-                name=pulumi.Output.concat(f"wfga-{key}-coturn-", version),
-                document_type="Command",
-                document_format="JSON",
+                version=version,
                 # Secret, like the key in it.
                 content=delivery.apply(
                     lambda d: ssm_document(d.script, f"wfga: coturn config {d.key}", "deliverCoturnConfig")
                 ),
-                region=region,
-                tags={"Name": f"wfga-{key}-coturn"},
-                opts=child,
-            )
-            aws.ssm.Association(
-                f"{key}-coturn",
-                name=document.name,
-                association_name=f"wfga-{key}-coturn",
-                targets=[aws.ssm.AssociationTargetArgs(key="InstanceIds", values=[instance.id])],
-                max_concurrency="1",
-                max_errors="0",
-                wait_for_success_timeout_seconds=DELIVERY_TIMEOUT_S + 300,
+                instance_id=instance.id,
                 region=region,
                 opts=child,
             )

@@ -15,7 +15,6 @@ profile.
 
 from __future__ import annotations
 
-import json
 from dataclasses import dataclass
 
 import pulumi
@@ -28,24 +27,7 @@ from wfga.plan.portplan import AccessPointPlan, public_ingress
 from .from_config import plan_for
 from .image_lookup import aws_image
 from .networks import Network, aws_eip, aws_network
-
-# Seconds the delivery may run on a VM: on a fresh VM it first waits for cloud-init to install nginx.
-DELIVERY_TIMEOUT_S = 1200
-SSM_CORE_POLICY = "policy/AmazonSSMManagedInstanceCore"
-
-
-def partition(region: str) -> str:
-    return "aws-cn" if region.startswith("cn-") else "aws"
-
-
-def ssm_document(script: str, description: str, step_name: str = "deliverNginxConfig") -> str:
-    """A Command document (schema 2.2) that runs ``script`` as one shell script."""
-    step = {
-        "action": "aws:runShellScript",
-        "name": step_name,
-        "inputs": {"timeoutSeconds": str(DELIVERY_TIMEOUT_S), "runCommand": script.splitlines()},
-    }
-    return json.dumps({"schemaVersion": "2.2", "description": description, "mainSteps": [step]}, indent=1)
+from .vm_delivery import ssm_delivery, ssm_document, ssm_instance_profile
 
 
 @dataclass(frozen=True)
@@ -122,28 +104,7 @@ class AwsVmAccessPoint(pulumi.ComponentResource):
         else:
             ami = aws_image(ap.vm.distro, region, f"wfga:access_points ({name}).vm.image_id", args.provider, self)
 
-        # IAM is global; the provider names the role and profile (unique per account).
-        role = aws.iam.Role(
-            f"{name}-ssm",
-            description=f"wfga VM access point {name}: Systems Manager agent",
-            assume_role_policy=json.dumps(
-                {
-                    "Version": "2012-10-17",
-                    "Statement": [
-                        {"Effect": "Allow", "Principal": {"Service": "ec2.amazonaws.com"}, "Action": "sts:AssumeRole"}
-                    ],
-                }
-            ),
-            tags={"Name": f"wfga-{name}-ssm"},
-            opts=child,
-        )
-        core = aws.iam.RolePolicyAttachment(
-            f"{name}-ssm",
-            role=role.name,
-            policy_arn=f"arn:{partition(region)}:iam::aws:{SSM_CORE_POLICY}",
-            opts=child,
-        )
-        profile = aws.iam.InstanceProfile(f"{name}-ssm", role=role.name, opts=child)
+        profile, core = ssm_instance_profile(name, f"wfga VM access point {name}: Systems Manager agent", region, child)
 
         self.addresses = {}
         self.load_balancer_ids = {}
@@ -191,24 +152,11 @@ class AwsVmAccessPoint(pulumi.ComponentResource):
                 ),
             )
             delivery = render_vm_delivery(carrier, distro=ap.vm.distro, connections=ap.vm.connections)
-            document = aws.ssm.Document(
+            ssm_delivery(
                 f"{prefix}-nginx",
-                name=f"wfga-{prefix}-nginx-{delivery.key}",
-                document_type="Command",
-                document_format="JSON",
+                version=delivery.key,
                 content=ssm_document(delivery.script, f"wfga: nginx config {delivery.key} for {prefix}"),
-                region=region,
-                tags={"Name": f"wfga-{prefix}-nginx"},
-                opts=child,
-            )
-            aws.ssm.Association(
-                f"{prefix}-nginx",
-                name=document.name,
-                association_name=f"wfga-{prefix}-nginx",
-                targets=[aws.ssm.AssociationTargetArgs(key="InstanceIds", values=[instance.id])],
-                max_concurrency="1",
-                max_errors="0",
-                wait_for_success_timeout_seconds=DELIVERY_TIMEOUT_S + 300,
+                instance_id=instance.id,
                 region=region,
                 opts=child,
             )
