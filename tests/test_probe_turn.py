@@ -14,7 +14,6 @@ import json
 import os
 import socket
 import struct
-import subprocess
 import threading
 from collections.abc import Iterator
 from dataclasses import dataclass
@@ -23,7 +22,7 @@ from typing import Any
 
 import pytest
 
-from tests.coturn import require_coturn, running_coturn
+from tests.coturn import require_coturn, running_coturn, self_signed_certificate
 from tests.loopback import free_dual_ports
 from wfga.cli import main
 from wfga.model.av import AvConfig
@@ -43,36 +42,6 @@ class Turn:
     ca: Path
 
 
-def _certificate(directory: Path) -> tuple[Path, Path]:
-    cert, key = directory / "cert.pem", directory / "privkey.pem"
-    subprocess.run(
-        [
-            "openssl",
-            "req",
-            "-x509",
-            "-newkey",
-            "ec",
-            "-pkeyopt",
-            "ec_paramgen_curve:prime256v1",
-            "-nodes",
-            "-days",
-            "1",
-            "-subj",
-            f"/CN={TURN_IP}",
-            "-addext",
-            f"subjectAltName=IP:{TURN_IP}",
-            "-keyout",
-            str(key),
-            "-out",
-            str(cert),
-        ],
-        check=True,
-        capture_output=True,
-        timeout=30,
-    )
-    return cert, key
-
-
 @contextlib.contextmanager
 def _coturn(workdir: Path, external_ip: str | None = None) -> Iterator[Turn]:
     spec = turn_spec(
@@ -90,7 +59,7 @@ def _coturn(workdir: Path, external_ip: str | None = None) -> Iterator[Turn]:
         )
     )
     port, tls_port = free_dual_ports(TURN_IP, 2)
-    cert, key = _certificate(workdir)
+    cert, key = self_signed_certificate(workdir, TURN_IP)
     conf = render_turnserver_conf(
         spec,
         password=PASSWORD,

@@ -11,7 +11,6 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import ssl
-import subprocess
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -20,7 +19,7 @@ from typing import Any, cast
 import pytest
 from aioice import stun, turn
 
-from tests.coturn import Coturn, require_coturn, running_coturn
+from tests.coturn import Coturn, require_coturn, running_coturn, self_signed_certificate
 from tests.loopback import free_dual_ports
 from wfga.model.av import AvConfig
 from wfga.plan.turn import TurnSpec, credential_key, render_turnserver_conf, turn_spec
@@ -51,37 +50,6 @@ def spec(**turn_settings: Any) -> TurnSpec:
     )
 
 
-def certificate(directory: Path) -> tuple[Path, Path]:
-    """A throw-away self-signed certificate for the TURN address, so TLS is verified for real."""
-    cert, key = directory / "cert.pem", directory / "privkey.pem"
-    subprocess.run(
-        [
-            "openssl",
-            "req",
-            "-x509",
-            "-newkey",
-            "ec",
-            "-pkeyopt",
-            "ec_paramgen_curve:prime256v1",
-            "-nodes",
-            "-days",
-            "1",
-            "-subj",
-            f"/CN={TURN_IP}",
-            "-addext",
-            f"subjectAltName=IP:{TURN_IP}",
-            "-keyout",
-            str(key),
-            "-out",
-            str(cert),
-        ],
-        check=True,
-        capture_output=True,
-        timeout=30,
-    )
-    return cert, key
-
-
 @dataclass
 class Server:
     coturn: Coturn
@@ -95,7 +63,7 @@ def start(tmp: Path, s: TurnSpec, *, external_ip: str | None = None) -> Iterator
     port, tls_port = free_dual_ports(TURN_IP, 2)
     cert = key = None
     if s.tls:
-        cert, key = certificate(tmp)
+        cert, key = self_signed_certificate(tmp, TURN_IP)
     conf = render_turnserver_conf(
         s,
         password=PASSWORD,
