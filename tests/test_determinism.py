@@ -2,11 +2,15 @@
 
 The property holds for any stack: these tests plan every stack of the suite's own project (a copy
 of the shipped stacks; the operator's stacks/ are theirs to edit, and .ci/run plans them) as well as
-synthetic registrations; no assertion depends on what those stacks contain.
+synthetic registrations; no assertion depends on what those stacks contain.  One of the two runs
+uses the SDK's own event loop and machinery (worker threads, an Output per property) instead of
+the plan's tuned runtime (wfga/offline/runtime.py): the bytes show the tuning changes nothing.
 """
 
 from __future__ import annotations
 
+import asyncio
+import contextlib
 import ipaddress
 import json
 import random
@@ -23,8 +27,9 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from tests.conftest import PROJECT, project_env, stack_plan
-from wfga.offline import engine
-from wfga.offline.engine import OfflineError, StackPlanner, WfgaMocks
+from wfga.offline import engine, runtime
+from wfga.offline.engine import StackPlanner, WfgaMocks
+from wfga.offline.runtime import OfflineError
 from wfga.offline.stackfile import stack_name_of, stack_path
 from wfga.ops.report import as_written, render_plan
 from wfga.plan.nodeline import PLACEHOLDER_NETWORKS
@@ -89,7 +94,7 @@ def test_two_eips_of_one_type_and_name_fail_loudly() -> None:
 
 
 class JitteryMocks(WfgaMocks):
-    """Answers each resource after a random pause, so worker threads finish in a different order."""
+    """Answers each resource after a random pause, so the SDK's worker threads finish in another order."""
 
     seed = 0
 
@@ -113,18 +118,19 @@ def _plan_both_ways(planner: StackPlanner, stack: str) -> tuple[str, str]:
 
 @pytest.fixture(scope="module")
 def twice() -> dict[str, list[tuple[str, str]]]:
-    """Every shipped stack planned twice in this process, with differently jittered worker threads."""
+    """Every shipped stack planned twice in this process: as `wfga plan` runs it, and with the
+    SDK's own loop and machinery, whose worker threads the mocks' pauses reorder."""
     runs = []
-    for seed in (1, 2):
-        JitteryMocks.seed = seed
-        original = engine.WfgaMocks
-        engine.WfgaMocks = JitteryMocks  # type: ignore[misc]
-        try:
+    with pytest.MonkeyPatch.context() as patch:
+        patch.setattr(engine, "WfgaMocks", JitteryMocks)
+        for seed, sdk_as_shipped in ((1, False), (2, True)):
+            JitteryMocks.seed = seed
+            if sdk_as_shipped:
+                patch.setattr(runtime, "new_loop", asyncio.new_event_loop)
+                patch.setattr(runtime, "tuned", contextlib.nullcontext)
             # A fresh planner per run: nothing is reused between the two runs.
             planner = StackPlanner(PROJECT)
             runs.append({stack: _plan_both_ways(planner, stack) for stack in STACKS})
-        finally:
-            engine.WfgaMocks = original  # type: ignore[misc]
     return {stack: [run[stack] for run in runs] for stack in STACKS}
 
 

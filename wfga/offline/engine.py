@@ -11,7 +11,6 @@ from __future__ import annotations
 import asyncio
 import contextvars
 import fnmatch
-import gc
 import hashlib
 import io
 import ipaddress
@@ -24,21 +23,18 @@ import sys
 import threading
 import types
 from collections.abc import Callable, Iterator
-from concurrent.futures import ThreadPoolExecutor
-from contextlib import contextmanager
 from dataclasses import dataclass, field, fields
 from pathlib import Path
 from typing import Any, TextIO
 
 import pulumi
 from pulumi.runtime import mocks as pulumi_mocks
-from pulumi.runtime import resource as pulumi_resource
 from pulumi.runtime import settings
-from pulumi.runtime.proto import source_pb2
 from pulumi.runtime.stack import wait_for_rpcs
 
 from wfga.model.config import ConfigError, parse_stack_config
-from wfga.offline import rules
+from wfga.offline import rules, runtime
+from wfga.offline.runtime import OfflineError
 from wfga.offline.stackfile import StackValues, core_stack_problems, load_stack, program_dir, stack_path
 from wfga.plan.nodeline import PLACEHOLDER_NETWORKS
 from wfga.plan.portplan import plan_stack
@@ -67,10 +63,6 @@ PUBLIC_IMAGES: dict[str, tuple[str, ...]] = {
         "ubuntu/images/hvm-ssd-gp3/ubuntu-noble-24.04-amd64-server-20240801",
     ),
 }
-
-
-class OfflineError(Exception):
-    """The program asked the mocks for something they do not model; a bug in wfga, not the user's."""
 
 
 class ProgramError(ConfigError):
@@ -271,7 +263,7 @@ StackResolver = Callable[[str], dict[str, Any]]
 # While the program runs, each placeholder address is a provisional one, handed out in registration
 # order from 240.0.0.0/8 (reserved, never routed, and no documentation range); the final address is
 # chosen afterwards from the set of all of them (see WfgaMocks.final_addresses), so it cannot depend
-# on which worker thread registered an EIP first.
+# on the order in which the EIPs registered.
 _PROVISIONAL_NETWORK = ipaddress.IPv4Network("240.0.0.0/8")
 _PROVISIONAL = re.compile(r"(?<![\d.])240\.\d{1,3}\.\d{1,3}\.\d{1,3}(?![\d.])")
 _ANY_IPV4 = re.compile(r"(?<![\d.])\d{1,3}(?:\.\d{1,3}){3}(?![\d.])")
@@ -393,7 +385,8 @@ class _SeenInputs(pulumi.runtime.Mocks):
     """Passes each call on, keeping the inputs the SDK already deserialized for the mocks.
 
     The monitor records those instead of deserializing the request a second time; one request is
-    handled start to end on one worker thread, so a thread-local slot is enough.
+    handled start to end on one thread (the program's, or a worker's under the SDK's own event loop),
+    so a thread-local slot is enough.
     """
 
     def __init__(self, mocks: pulumi.runtime.Mocks) -> None:
@@ -510,13 +503,6 @@ def _unretrieved_in_one_line(loop: asyncio.AbstractEventLoop, context: dict[str,
     loop.default_exception_handler(context)
 
 
-def _thread_loop(created: list[asyncio.AbstractEventLoop]) -> None:
-    thread_loop = asyncio.new_event_loop()
-    thread_loop.set_exception_handler(_unretrieved_in_one_line)
-    asyncio.set_event_loop(thread_loop)
-    created.append(thread_loop)
-
-
 def _config_text(value: Any) -> str:
     return value if isinstance(value, str) else json.dumps(value)
 
@@ -583,43 +569,6 @@ def _swap_in_place(container: dict[str, Any] | list[Any], swap: Callable[[str], 
                 container[index] = swap(value)
         elif isinstance(value, dict | list):
             _swap_in_place(value, swap)
-
-
-@contextmanager
-def _collector_paused() -> Iterator[None]:
-    """No cyclic garbage collection while the program runs.
-
-    The program allocates hundreds of thousands of objects that live until the plan is written
-    (resources, Outputs, futures, requests); each full collection walks all of them and the imported
-    SDKs, so collections made a plan superlinear in its resources.  Garbage cycles left over wait
-    for the next collection after the program.
-    """
-    enabled = gc.isenabled()
-    gc.disable()
-    try:
-        yield
-    finally:
-        if enabled:
-            gc.enable()
-
-
-@contextmanager
-def _no_stack_traces() -> Iterator[None]:
-    """Resources register without the stack trace the SDK builds for the engine.
-
-    The engine shows it in diagnostics; the mocks never read it.  Building it walks every frame of
-    the program's stack and makes a file URI per frame, for every resource: about a tenth of a
-    large plan's CPU time (docs/benchmarks.md).  The SDK's function comes back after the program.
-    """
-    original = getattr(pulumi_resource, "_get_stack_trace", None)
-    if original is None:  # an SDK without it: the program's own thread keeps the trace short
-        yield
-        return
-    setattr(pulumi_resource, "_get_stack_trace", source_pb2.StackTrace)  # noqa: B010
-    try:
-        yield
-    finally:
-        setattr(pulumi_resource, "_get_stack_trace", original)  # noqa: B010
 
 
 def _addresses_in(values: dict[str, Any]) -> frozenset[str]:
@@ -707,9 +656,10 @@ def execute_program(
         except BaseException as err:  # handed to the caller's thread as it is
             failed.append(err)
 
-    # On a thread of its own: where the SDK still builds each resource's stack trace (an SDK without
-    # the function _no_stack_traces replaces), it makes it frame by frame down to the thread's first,
-    # with a file URI per frame; from here that is the CLI's and the test runner's frames over again.
+    # On a thread of its own: the program's event loop leaves the caller's thread alone, and where
+    # the SDK builds each resource's stack trace (its own machinery, outside runtime.tuned), it makes
+    # it frame by frame down to the thread's first; from here that is the CLI's and the test
+    # runner's frames over again.
     thread = threading.Thread(target=contextvars.copy_context().run, args=(run,), name="wfga-program", daemon=True)
     thread.start()
     thread.join()
@@ -742,14 +692,10 @@ def _execute(
     mocks = WfgaMocks(resolver or stack_resolver(root, depth), _addresses_in(stack.values))
     recorded: list[ResourceRecord] = [] if records is None else records
     monitor = RecordingMonitor(mocks, recorded)
-    loop = asyncio.new_event_loop()
+    loop = runtime.new_loop()
     loop.set_exception_handler(_unretrieved_in_one_line)
     asyncio.set_event_loop(loop)
-    # The mock monitor runs in executor threads and wants an event loop in each; give every thread
-    # one we can close afterwards, or they are closed (noisily) during interpreter exit.
-    thread_loops: list[asyncio.AbstractEventLoop] = []
-    loop.set_default_executor(ThreadPoolExecutor(initializer=_thread_loop, initargs=(thread_loops,)))
-    with _collector_paused(), _no_stack_traces():
+    with runtime.tuned():
         try:
             settings.reset_options()
             pulumi.runtime.set_all_config(
@@ -774,8 +720,6 @@ def _execute(
                 task.cancel()
             loop.run_until_complete(asyncio.gather(*pending, return_exceptions=True))
             loop.run_until_complete(loop.shutdown_default_executor())
-            for thread_loop in thread_loops:
-                thread_loop.close()
             asyncio.set_event_loop(None)
             loop.close()
     for record in recorded:

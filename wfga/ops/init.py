@@ -18,7 +18,8 @@ from typing import Any
 import yaml
 
 from wfga.model.config import NAMESPACE, ConfigError
-from wfga.offline.engine import OfflineError, plan_stack_file
+from wfga.offline.engine import plan_stack_file
+from wfga.offline.runtime import OfflineError
 from wfga.offline.stackfile import program_dir, stack_path
 
 # The stacks the repository ships as demos: `--remove-demos` deletes these files and no others.
