@@ -11,12 +11,11 @@ gets the same infrastructure from the same config.
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import pulumi
 import pulumi_alicloud as alicloud
 import pulumi_aws as aws
-import pulumi_cloudflare as cloudflare
 
 from wfga.model.av import AvConfig
 from wfga.model.config import NAMESPACE, AccessPoint, ConfigError, StackConfig
@@ -38,8 +37,12 @@ from .cluster_ingress import ClusterIngress, ClusterIngressArgs
 from .object_storage import ObjectStorage, ObjectStorageArgs
 from .service_domain import ServiceDomain, ServiceDomainArgs
 from .service_domain_parts import EdgeProviders
-from .service_domain_zone import ServiceDomainZone, ServiceDomainZoneArgs
 from .vpc_peering import VpcPeering, VpcPeeringArgs
+
+if TYPE_CHECKING:
+    # Imported in _edge only when the edge uses Cloudflare: pulumi_cloudflare takes over a second
+    # and over 100 MB to import, which a plan of any other stack should not pay.
+    import pulumi_cloudflare as cloudflare
 
 AccessPointComponent = AlicloudNlbAccessPoint | AlicloudVmAccessPoint | AwsNlbAccessPoint | AwsVmAccessPoint
 
@@ -310,16 +313,27 @@ class GlobalAccess(pulumi.ComponentResource):
             )
             self.janus_config = janus_lines(av.janus)
 
+    def _cloudflare_provider(self, api_token: pulumi.Input[str] | None) -> cloudflare.Provider:
+        if api_token is None:
+            raise pulumi.RunError(f"{NAMESPACE}:cloudflare_api_token: required for Cloudflare; set it as a secret")
+        import pulumi_cloudflare as cloudflare  # noqa: PLC0415 - see the TYPE_CHECKING import
+
+        return cloudflare.Provider("cloudflare", api_token=api_token, opts=self._child())
+
+    def _cloudflare_zones(self, edge: EdgeConfig, provider: cloudflare.Provider) -> None:
+        from .service_domain_zone import ServiceDomainZone, ServiceDomainZoneArgs  # noqa: PLC0415 - as above
+
+        for zone_plan in cloudflare_zone_plans(edge):
+            ServiceDomainZone(
+                zone_plan.zone.name, ServiceDomainZoneArgs(plan=zone_plan, provider=provider), self._child()
+            )
+
     def _edge(self, edge: EdgeConfig, cloudflare_api_token: pulumi.Input[str] | None) -> None:
         self.service_domains = self.object_storage = self.media_config = None
         if not edge.service_domains and edge.object_storage is None:
             return
         cluster = self._cfg.cluster
-        cloudflare_provider = None
-        if edge.uses_cloudflare:
-            if cloudflare_api_token is None:
-                raise pulumi.RunError(f"{NAMESPACE}:cloudflare_api_token: required for Cloudflare; set it as a secret")
-            cloudflare_provider = cloudflare.Provider("cloudflare", api_token=cloudflare_api_token, opts=self._child())
+        cloudflare_provider = self._cloudflare_provider(cloudflare_api_token) if edge.uses_cloudflare else None
         providers = EdgeProviders(
             # DCDN, CDN and Alibaba DNS are global services; any region's endpoint manages them.
             alicloud=self._alicloud_provider(cluster.region if cluster.cloud == "alicloud" else ALICLOUD_EDGE_REGION)
@@ -330,12 +344,7 @@ class GlobalAccess(pulumi.ComponentResource):
             cloudflare=cloudflare_provider,
         )
         if cloudflare_provider is not None:
-            for zone_plan in cloudflare_zone_plans(edge):
-                ServiceDomainZone(
-                    zone_plan.zone.name,
-                    ServiceDomainZoneArgs(plan=zone_plan, provider=cloudflare_provider),
-                    self._child(),
-                )
+            self._cloudflare_zones(edge, cloudflare_provider)
         self.service_domains = {
             sd.name: ServiceDomain(
                 sd.name, ServiceDomainArgs(config=sd, zone=edge.zone(sd.zone), providers=providers), self._child()

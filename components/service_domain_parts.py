@@ -7,14 +7,19 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from dataclasses import dataclass
+from typing import TYPE_CHECKING
 
 import pulumi
 import pulumi_alicloud as alicloud
 import pulumi_aws as aws
-import pulumi_cloudflare as cloudflare
 
 from wfga.model.edge import DnsZone
 from wfga.plan.edge import ACM_REGION, CloudflarePlan, CloudFrontPlan, DnsRecordPlan, record_name
+
+if TYPE_CHECKING:
+    # Imported where a Cloudflare record is made: pulumi_cloudflare takes over a second and 100 MB
+    # to import, which a stack without a Cloudflare zone should not pay.
+    import pulumi_cloudflare as cloudflare
 
 
 @dataclass(frozen=True)
@@ -38,6 +43,8 @@ def dns_record(
 ) -> pulumi.CustomResource:
     """A DNS-only CNAME ``record`` -> ``value`` in a zone managed here."""
     if zone.provider == "cloudflare":
+        import pulumi_cloudflare as cloudflare  # noqa: PLC0415 - see the TYPE_CHECKING import
+
         assert zone.zone_id is not None  # validated for cloudflare zones
         return cloudflare.DnsRecord(
             name,
@@ -191,6 +198,8 @@ def cloudflare_proxied(
 ) -> None:
     """A proxied record to the origin; its host's caching and SSL mode are rules of the zone's rulesets
     (``ServiceDomainZone``)."""
+    import pulumi_cloudflare as cloudflare  # noqa: PLC0415 - see the TYPE_CHECKING import
+
     assert zone.zone_id is not None  # validated for cloudflare zones
     cloudflare.DnsRecord(
         f"{name}-record",
