@@ -36,7 +36,6 @@ ROOT = Path(__file__).resolve().parent.parent
 SIZES = (10, 40, 100, 200, 400)
 QUICK_SIZES = (10, 40, 100)
 WIDE_NODES = 2000
-SDK_PACKAGES = ("pulumi_alicloud", "pulumi_aws", "pulumi_cloudflare")
 
 
 def _node(slot: int) -> dict[str, Any]:
@@ -167,14 +166,22 @@ def timed(cmd: Sequence[str]) -> Run:
 
 
 def sdk_modules(types: set[str]) -> list[str]:
-    """The SDK modules a plan's resource types come from, as the program imports them."""
-    modules = set(SDK_PACKAGES)
+    """The SDK packages and modules a plan's resource types come from.
+
+    Only those: the program imports an SDK it registers nothing of at a few milliseconds at most
+    (pulumi_cloudflare, 1.5-2 s and over 100 MB, only for a Cloudflare edge; docs/benchmarks.md), so
+    a floor importing every SDK would flatter the plan.
+    """
+    modules = set()
     for type_ in types:
         package, module, _ = type_.split(":", 2)
-        if package in ("pulumi", "wfga"):
+        if package == "pulumi" and module == "providers":
+            package = type_.rsplit(":", 1)[1]
+        elif package in ("pulumi", "wfga"):
             continue
+        modules.add(f"pulumi_{package}")
         top = module.split("/", 1)[0]
-        if top != "index":
+        if top not in ("index", "providers"):
             modules.add(f"pulumi_{package}.{top}")
     return sorted(modules)
 
