@@ -178,7 +178,32 @@ class PlanIndex:
         self.by_id = {r.id: r for r in resources if r.id}
 
     def of_type(self, type_: str) -> list[Resource]:
-        return [r for r in self.resources if r.type == type_]
+        return self._by_type.get(type_, [])
+
+    @cached_property
+    def _by_type(self) -> dict[str, list[Resource]]:
+        grouped: dict[str, list[Resource]] = defaultdict(list)
+        for r in self.resources:
+            grouped[r.type].append(r)
+        return grouped
+
+    def namesakes(self, resource: Resource) -> list[Resource]:
+        """The other resources of its type whose ``name`` input is the same string, in its region."""
+        name = resource.inputs.get("name")
+        if not isinstance(name, str):
+            return []
+        same = self._by_name.get((resource.type, self.region(resource), name), [])
+        return [r for r in same if r.urn != resource.urn]
+
+    @cached_property
+    def _by_name(self) -> dict[tuple[str, str | None, str], list[Resource]]:
+        # Looked up once per resource: a scan of the type per resource made a plan quadratic in them.
+        grouped: dict[tuple[str, str | None, str], list[Resource]] = defaultdict(list)
+        for r in self.resources:
+            name = r.inputs.get("name")
+            if isinstance(name, str):
+                grouped[(r.type, self.region(r), name)].append(r)
+        return grouped
 
     def region(self, resource: Resource) -> str | None:
         """The resource's own ``region`` input (pulumi-aws 7), else its provider's region."""
@@ -350,14 +375,9 @@ def _elbv2_name_unique(resource: Resource, index: PlanIndex) -> Iterator[Finding
     name = resource.inputs.get("name")
     if not isinstance(name, str):
         return
-    region = index.region(resource)
-    clash = [
-        other.name
-        for other in index.of_type(resource.type)
-        if other.urn != resource.urn and other.inputs.get("name") == name and index.region(other) == region
-    ]
+    clash = [other.name for other in index.namesakes(resource)]
     if clash:
-        yield "name", f"{name!r} is also the name of {', '.join(sorted(clash))} in {region}"
+        yield "name", f"{name!r} is also the name of {', '.join(sorted(clash))} in {index.region(resource)}"
 
 
 def _target_group_ranges(resource: Resource, index: PlanIndex) -> Iterator[Finding]:
