@@ -117,6 +117,24 @@ def test_init_writes_nothing_when_a_stack_would_not_plan(project, capsys):
     assert not (project / "stacks" / "Pulumi.mine.yaml").exists()
 
 
+def test_init_names_a_main_without_the_program_once(project, capsys):
+    data = yaml.safe_load((project / "Pulumi.yaml").read_text(encoding="utf-8"))
+    data["main"] = "elsewhere/"
+    (project / "elsewhere").mkdir()
+    (project / "Pulumi.yaml").write_text(yaml.safe_dump(data, sort_keys=False), encoding="utf-8")
+    before = (project / "Pulumi.yaml").read_bytes()
+    argv = ["init", "--no-input", *CLUSTER, "--access-point", SGP, "--access-point", FRA, "--layout", "region"]
+    code = main([*argv, "--force"])  # three stacks, two of them over shipped files
+    err = capsys.readouterr().err
+    assert code == 2
+    # The project's own file, once: not the scratch copy init plans in, not once per stack.
+    assert err.count("holds no __main__.py") == 1
+    assert f"{project / 'Pulumi.yaml'}: main: {project / 'elsewhere'} holds no __main__.py" in err
+    assert (project / "Pulumi.yaml").read_bytes() == before
+    shipped = sorted(p.name for p in (PROJECT / "stacks").iterdir())
+    assert sorted(p.name for p in (project / "stacks").iterdir()) == shipped
+
+
 def test_init_lists_every_bad_flag_at_once(project, capsys):
     code = main(
         ["init", "--no-input", "--cloud", "alicloud", "--node", "im-1", "--access-point", "name=x,region=y,color=red"]

@@ -35,7 +35,14 @@ from pulumi.runtime.stack import wait_for_rpcs
 from wfga.model.config import ConfigError, parse_stack_config
 from wfga.offline import rules, runtime
 from wfga.offline.runtime import OfflineError
-from wfga.offline.stackfile import StackValues, core_stack_problems, load_stack, program_dir, stack_path
+from wfga.offline.stackfile import (
+    StackValues,
+    core_stack_problems,
+    load_stack,
+    program_dir,
+    program_problem,
+    stack_path,
+)
 from wfga.plan.nodeline import PLACEHOLDER_NETWORKS
 from wfga.plan.portplan import plan_stack
 
@@ -619,14 +626,9 @@ def run_program(stack: StackValues, root: Path, resolver: StackResolver | None =
     if problems:
         raise ConfigError(problems)
     plan_stack(cfg)
-    program = program_dir(root) / "__main__.py"
-    if not program.is_file():
-        raise ConfigError(
-            [
-                f"{root / 'Pulumi.yaml'}: main: {program.parent} holds no __main__.py; point main at the folder of "
-                "wfga's __main__.py (relative to Pulumi.yaml), or leave main out when the project is that folder"
-            ]
-        )
+    problem = program_problem(root)
+    if problem:
+        raise ConfigError([problem])
     try:
         plan = execute_program(stack, root, resolver)
     except pulumi.RunError as err:

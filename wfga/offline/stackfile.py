@@ -54,6 +54,17 @@ def program_dir(root: Path) -> Path:
     return folder.parent if folder.suffix == ".py" else folder
 
 
+def program_problem(root: Path) -> str | None:
+    """What is wrong with where Pulumi.yaml's ``main`` points, said about the project's own file."""
+    program = program_dir(root)
+    if (program / "__main__.py").is_file():
+        return None
+    return (
+        f"{root / 'Pulumi.yaml'}: main: {program} holds no __main__.py; point main at the folder of "
+        "wfga's __main__.py (relative to Pulumi.yaml), or leave main out when the project is that folder"
+    )
+
+
 def _read_document(path: Path) -> tuple[str, Node | None]:
     """The file's text and root node; a mapping or nothing at the top, or a ConfigError."""
     try:

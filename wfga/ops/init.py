@@ -20,7 +20,7 @@ import yaml
 from wfga.model.config import NAMESPACE, ConfigError
 from wfga.offline.engine import plan_stack_file
 from wfga.offline.runtime import OfflineError
-from wfga.offline.stackfile import program_dir, stack_path
+from wfga.offline.stackfile import program_dir, program_problem, stack_path
 
 # The stacks the repository ships as demos: `--remove-demos` deletes these files and no others.
 DEMO_STACKS = ("demo", "core", "sg", "fra", "aws-demo", "mixed-demo", "vm-demo", "edge-demo", "av-demo")
@@ -229,6 +229,10 @@ def _read_project(root: Path) -> dict[str, Any]:
 
 def validate(root: Path, project: str, stacks: dict[str, str]) -> None:
     """Plan every stack in a scratch project holding the new files; InitError with every problem."""
+    # Once, about the project's own Pulumi.yaml: every stack below would fail on it, in the scratch copy.
+    problem = program_problem(root)
+    if problem:
+        raise InitError([problem])
     problems: list[str] = []
     with tempfile.TemporaryDirectory(prefix="wfga-init-") as tmp:
         scratch = Path(tmp)
