@@ -40,8 +40,9 @@ from .service_domain_parts import EdgeProviders
 from .vpc_peering import VpcPeering, VpcPeeringArgs
 
 if TYPE_CHECKING:
-    # Imported in _edge only when the edge uses Cloudflare: pulumi_cloudflare takes over a second
-    # and over 100 MB to import, which a plan of any other stack should not pay.
+    # Imported by _cloudflare_provider and _cloudflare_zones, which run only when the edge uses
+    # Cloudflare: pulumi_cloudflare takes over a second and over 100 MB to import, which a plan of
+    # any other stack should not pay.
     import pulumi_cloudflare as cloudflare
 
 AccessPointComponent = AlicloudNlbAccessPoint | AlicloudVmAccessPoint | AwsNlbAccessPoint | AwsVmAccessPoint
