@@ -13,12 +13,15 @@ from typing import Any, cast
 
 import pulumi
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
+from pulumi.output import UNKNOWN
 from pulumi.runtime import mocks as pulumi_mocks
 from pulumi.runtime import resource as pulumi_resource
 from pulumi.runtime import rpc
 
 from wfga.offline import runtime
-from wfga.offline.runtime import InlineLoop, LazyOutput, OfflineError
+from wfga.offline.runtime import InlineLoop, LazyOutput, OfflineError, _lazy_properties
 
 
 @pytest.fixture
@@ -128,3 +131,53 @@ def test_tuned_restores_the_sdk_and_the_collector() -> None:
         assert rpc.transfer_properties is not originals[2]
     assert gc.isenabled()
     assert current() == originals
+
+
+VALUES = st.recursive(
+    st.none() | st.booleans() | st.integers() | st.text(max_size=5) | st.just(UNKNOWN),
+    lambda inner: st.lists(inner, max_size=3) | st.dictionaries(st.text(max_size=3), inner, max_size=3),
+    max_leaves=6,
+)
+
+
+@settings(max_examples=200, deadline=None)
+@given(
+    value=VALUES,
+    is_known=st.booleans(),
+    is_secret=st.booleans(),
+    dependencies=st.integers(min_value=0, max_value=2),
+    fails=st.booleans(),
+    read_first=st.booleans(),
+)
+def test_a_lazy_property_settles_as_the_sdks_own(
+    value: Any, is_known: bool, is_secret: bool, dependencies: int, fails: bool, read_first: bool
+) -> None:
+    """The same resolver call on the SDK's property and on a lazy one: the same Output state."""
+    loop = asyncio.new_event_loop()
+    asyncio.set_event_loop(loop)
+    try:
+        owner = Owner()
+        deps = {cast(pulumi.Resource, Owner()) for _ in range(dependencies)} or None
+        failure = RuntimeError("registration failed") if fails else None
+        sides = []
+        for transfer in (rpc.transfer_properties, _lazy_properties):
+            resolvers = transfer(cast(pulumi.Resource, owner), {"prop": None, "id": None, "urn": None}, True)
+            assert set(resolvers) == {"prop"}  # id and urn are the SDK's to resolve
+            output = owner.__dict__["prop"]
+            if read_first:
+                output._data  # noqa: B018 - a read before the answer, as a program passing it on
+            resolvers["prop"](value, is_known, is_secret, deps, failure)
+            sides.append(output)
+
+        async def state(output: pulumi.Output[Any]) -> tuple[Any, ...]:
+            try:
+                data = await output._data
+            except RuntimeError as err:
+                return ("failed", err)
+            return (data.value, data.is_known, data.is_secret, data.resources, await output.future())
+
+        sdk, lazy = (loop.run_until_complete(state(output)) for output in sides)
+        assert lazy == sdk
+    finally:
+        asyncio.set_event_loop(None)
+        loop.close()
