@@ -273,18 +273,26 @@ def test_the_base_is_accepted(tmp_path, capsys):
     assert main(["plan", "--config-file", str(write(tmp_path, base())), "--quiet"]) == 0
 
 
-@pytest.mark.parametrize(("case", "mutate", "expected"), CASES, ids=[c[0] for c in CASES])
-def test_refused_with_key_path_and_exit_2(tmp_path, capsys, case, mutate, expected):
-    values = base()
-    mutate(values)
+def assert_refused(
+    values: Values, secret_keys: frozenset[str], stack_file: Path, expected: str, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """Refused by the config model and by `wfga plan` of ``stack_file`` (holding ``values``): exit 2,
+    ``expected`` in both messages, no traceback."""
     with pytest.raises(ConfigError) as err:
-        parse_stack_config(values, frozenset())
+        parse_stack_config(values, secret_keys)
     assert expected in str(err.value)
-    code = main(["plan", "--config-file", str(write(tmp_path, values)), "--quiet"])
+    code = main(["plan", "--config-file", str(stack_file), "--quiet"])
     _, stderr = capsys.readouterr()
     assert code == 2
     assert expected in stderr
     assert "Traceback" not in stderr
+
+
+@pytest.mark.parametrize(("case", "mutate", "expected"), CASES, ids=[c[0] for c in CASES])
+def test_refused_with_key_path_and_exit_2(tmp_path, capsys, case, mutate, expected):
+    values = base()
+    mutate(values)
+    assert_refused(values, frozenset(), write(tmp_path, values), expected, capsys)
 
 
 @pytest.mark.parametrize(
