@@ -6,6 +6,7 @@ import copy
 import json
 import shutil
 import subprocess
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
@@ -369,20 +370,35 @@ def _commit(repo: Path) -> None:
     _git(repo, "commit", "-q", "-m", "base")
 
 
-def test_a_git_ref_is_planned_with_its_own_code(tmp_path, monkeypatch, capsys):
-    repo = _project_copy(tmp_path)
+def _label_vpcs_the_old_way(repo: Path) -> Callable[[], None]:
+    """Code to commit that labels VPCs differently (only the ref's own code produces that); the
+    returned function puts the current code back."""
     component = repo / "components" / "networks.py"
     current = component.read_text()
-    # The committed code labels VPCs differently: only the ref's own code produces that.
     component.write_text(current.replace('description="wfga access point"', 'description="wfga access point (old)"'))
-    # A VPC wfga creates (link cen), so the changed description shows.
+
+    def restore() -> None:
+        component.write_text(current)
+
+    return restore
+
+
+def _linked_by_cen() -> tuple[dict[str, Any], dict[str, Any], dict[str, Any]]:
+    """The cluster, sg and fra with VPCs wfga creates (link cen), so a changed VPC description shows."""
     cluster = {**CLUSTER, "attach_vswitches": {"cn-hangzhou-h": "vsw-h", "cn-hangzhou-i": "vsw-i"}}
     sg = {k: v for k, v in SG.items() if k not in ("vpc_id", "route_table_id", "vswitches")} | {"link": "cen"}
     fra = {k: v for k, v in FRA.items() if k not in ("vpc_id", "route_table_id", "vswitches")} | {"link": "cen"}
+    return cluster, sg, fra
+
+
+def test_a_git_ref_is_planned_with_its_own_code(tmp_path, monkeypatch, capsys):
+    repo = _project_copy(tmp_path)
+    restore = _label_vpcs_the_old_way(repo)
+    cluster, sg, fra = _linked_by_cen()
     write_stack(repo / "stacks", cluster, [sg])
     _commit(repo)
     _git(repo, "branch", "release/base")
-    component.write_text(current)
+    restore()
     write_stack(repo / "stacks", cluster, [sg, fra])
     (repo / "stacks" / "Pulumi.n.yaml").write_text((repo / "stacks" / "Pulumi.t.yaml").read_text())
 
@@ -415,15 +431,11 @@ def test_a_project_in_a_subdirectory_is_diffed_against_its_own_files_and_code_at
     (repo / "Pulumi.yaml").rename(project / "Pulumi.yaml")
     with (project / "Pulumi.yaml").open("a") as f:
         f.write("main: ..\n")
-    component = repo / "components" / "networks.py"
-    current = component.read_text()
-    component.write_text(current.replace('description="wfga access point"', 'description="wfga access point (old)"'))
-    cluster = {**CLUSTER, "attach_vswitches": {"cn-hangzhou-h": "vsw-h", "cn-hangzhou-i": "vsw-i"}}
-    sg = {k: v for k, v in SG.items() if k not in ("vpc_id", "route_table_id", "vswitches")} | {"link": "cen"}
-    fra = {k: v for k, v in FRA.items() if k not in ("vpc_id", "route_table_id", "vswitches")} | {"link": "cen"}
+    restore = _label_vpcs_the_old_way(repo)
+    cluster, sg, fra = _linked_by_cen()
     write_stack(project / "stacks", cluster, [sg])
     _commit(repo)
-    component.write_text(current)
+    restore()
     write_stack(project / "stacks", cluster, [sg, fra])
     monkeypatch.chdir(project)
     [result] = diff.run(project, ["t"], "HEAD", all_stacks=False)
